@@ -1,0 +1,241 @@
+"""State invariants: claims every state reachable by the model's operations must satisfy.
+
+Rules:
+1. Each check walks the state once and yields one ``Violation`` per breaching entity.
+2. The OLD capacity is the availability's size at creation; the HEAD capacity is ``total_size``.
+3. Written bytes of a reservation are ``slot_size - size`` from its ledger.
+
+Mirrors: codex-sales-spec §6 (INV-1..5, INV-7, INV-10, INV-11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from invariants.catalogue import BOTH, HEAD, Invariant, Violation
+from model.entities import Availability535, AvailabilityHead
+from model.state import AnyState
+
+
+def _free(availability: Availability535 | AvailabilityHead) -> int:
+    return availability.size if isinstance(availability, Availability535) else availability.free_size
+
+
+def repo_within_quota(state: AnyState) -> Iterator[Violation]:
+    repo = state.repo
+    if repo.used + repo.reserved > repo.max_bytes:
+        yield Violation(
+            rule="repo_within_quota",
+            entity="repo",
+            message="used + reserved exceeds max_bytes",
+            expected=repo.max_bytes,
+            observed=repo.used + repo.reserved,
+        )
+
+
+def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
+    free = sum(_free(a) for a in state.availabilities.values())
+    held = sum(r.size for r in state.reservations.values())
+    if state.repo.reserved != free + held:
+        yield Violation(
+            rule="repo_reserved_identity",
+            entity="repo",
+            message=f"repo reserved differs from free sizes ({free}) plus reservation sizes ({held})",
+            expected=free + held,
+            observed=state.repo.reserved,
+        )
+
+
+def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
+    for availability in state.availabilities.values():
+        ledger = state.availability_ledgers[availability.id]
+        accounted = _free(availability) + ledger.lost
+        for reservation_id in ledger.reservations:
+            held = state.reservation_ledgers[reservation_id]
+            accounted += held.slot_size - held.returned
+        capacity = ledger.created_size if isinstance(availability, Availability535) else availability.total_size
+        if accounted != capacity:
+            yield Violation(
+                rule="reserved_bytes_within_total",
+                entity=availability.id,
+                message="free + held + written-not-returned + lost differs from the availability's size",
+                expected=capacity,
+                observed=accounted,
+            )
+
+
+def free_size_within_total(state: AnyState) -> Iterator[Violation]:
+    for availability in state.availabilities.values():
+        if isinstance(availability, AvailabilityHead) and availability.free_size > availability.total_size:
+            yield Violation(
+                rule="free_size_within_total",
+                entity=availability.id,
+                message="free_size exceeds total_size",
+                expected=availability.total_size,
+                observed=availability.free_size,
+            )
+
+
+def reservation_size_within_slot(state: AnyState) -> Iterator[Violation]:
+    for reservation in state.reservations.values():
+        ledger = state.reservation_ledgers.get(reservation.id)
+        if ledger is not None and not 0 <= reservation.size <= ledger.slot_size:
+            yield Violation(
+                rule="reservation_size_within_slot",
+                entity=reservation.id,
+                message="reservation size outside 0..slot size",
+                expected=ledger.slot_size,
+                observed=reservation.size,
+            )
+
+
+def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
+    for reservation in state.reservations.values():
+        parent = state.availability_ledgers.get(reservation.availability_id)
+        if reservation.availability_id not in state.availabilities or parent is None:
+            yield Violation(
+                rule="reservation_has_availability",
+                entity=reservation.id,
+                message=f"availability {reservation.availability_id} does not exist",
+            )
+        elif reservation.id not in parent.reservations or reservation.id not in state.reservation_ledgers:
+            yield Violation(
+                rule="reservation_has_availability",
+                entity=reservation.id,
+                message=f"reservation is not indexed under availability {reservation.availability_id}",
+            )
+    for availability_id, ledger in state.availability_ledgers.items():
+        indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
+        latest = max(ledger.reservations.values(), default=0)
+        if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
+            yield Violation(
+                rule="reservation_has_availability",
+                entity=availability_id,
+                message="the availability indexes reservations that do not exist, or a stale latest valid_until",
+                expected=latest,
+                observed=ledger.latest_valid_until,
+            )
+
+
+def until_covers_reservations(state: AnyState) -> Iterator[Violation]:
+    for reservation in state.reservations.values():
+        availability = state.availabilities.get(reservation.availability_id)
+        if not isinstance(availability, AvailabilityHead) or availability.until == 0:
+            continue
+        valid_until = getattr(reservation, "valid_until", 0)
+        if valid_until > availability.until:
+            yield Violation(
+                rule="until_covers_reservations",
+                entity=reservation.id,
+                message=f"valid_until is after availability {availability.id}'s until",
+                expected=availability.until,
+                observed=valid_until,
+            )
+
+
+def collateral_within_total(state: AnyState) -> Iterator[Violation]:
+    for availability in state.availabilities.values():
+        if not isinstance(availability, AvailabilityHead):
+            continue
+        if not 0 <= availability.total_remaining_collateral <= availability.total_collateral:
+            reset = state.availability_ledgers[availability.id].collateral_reset_live
+            yield Violation(
+                rule="collateral_within_total",
+                entity=availability.id,
+                message="total_remaining_collateral outside 0..total_collateral",
+                expected=availability.total_collateral,
+                observed=availability.total_remaining_collateral,
+                known="nim-codex#1147" if reset else None,
+            )
+
+
+def returned_within_written(state: AnyState) -> Iterator[Violation]:
+    for reservation in state.reservations.values():
+        ledger = state.reservation_ledgers.get(reservation.id)
+        if ledger is not None and ledger.returned > ledger.slot_size - reservation.size:
+            yield Violation(
+                rule="returned_within_written",
+                entity=reservation.id,
+                message="more bytes returned to the availability than were written",
+                expected=ledger.slot_size - reservation.size,
+                observed=ledger.returned,
+            )
+    for availability_id, parent in state.availability_ledgers.items():
+        if parent.lost < 0:
+            yield Violation(
+                rule="returned_within_written",
+                entity=availability_id,
+                message="deleted reservations returned more written bytes than they wrote",
+                expected=0,
+                observed=parent.lost,
+            )
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    Invariant(
+        name="repo_within_quota",
+        spec="§6 INV-1, §1.4",
+        profiles=BOTH,
+        check=repo_within_quota,
+        statement="The repo's used plus reserved bytes never exceed its maximum.",
+    ),
+    Invariant(
+        name="repo_reserved_identity",
+        spec="§6 INV-2, §1.4",
+        profiles=BOTH,
+        check=repo_reserved_identity,
+        statement="The repo's reserved counter equals the availabilities' free sizes plus the reservations' sizes.",
+    ),
+    Invariant(
+        name="reserved_bytes_within_total",
+        spec="§6 INV-3",
+        profiles=BOTH,
+        check=reserved_bytes_within_total,
+        statement=(
+            "An availability's free bytes, its live reservations' slot sizes less the bytes already returned, "
+            "and the written bytes lost to it add up to its size, so reserved bytes never exceed it."
+        ),
+    ),
+    Invariant(
+        name="free_size_within_total",
+        spec="§6 INV-4",
+        profiles=HEAD,
+        check=free_size_within_total,
+        statement="An availability's free size never exceeds its total size.",
+    ),
+    Invariant(
+        name="reservation_size_within_slot",
+        spec="§6 INV-5",
+        profiles=BOTH,
+        check=reservation_size_within_slot,
+        statement="A reservation's size stays between zero and the slot size it was created with.",
+    ),
+    Invariant(
+        name="reservation_has_availability",
+        spec="§1.3",
+        profiles=BOTH,
+        check=reservation_has_availability,
+        statement="Every reservation's availability exists and lists it among its reservations.",
+    ),
+    Invariant(
+        name="until_covers_reservations",
+        spec="§6 INV-11",
+        profiles=HEAD,
+        check=until_covers_reservations,
+        statement="An availability with an until limit hosts no reservation valid past that limit.",
+    ),
+    Invariant(
+        name="collateral_within_total",
+        spec="§6 INV-10, §7 B9",
+        profiles=HEAD,
+        check=collateral_within_total,
+        statement="An availability's remaining collateral is never below zero nor above its total collateral.",
+    ),
+    Invariant(
+        name="returned_within_written",
+        spec="§6 INV-7",
+        profiles=HEAD,
+        check=returned_within_written,
+        statement="Bytes returned to an availability for a reservation never exceed the bytes it wrote.",
+    ),
+)

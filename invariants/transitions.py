@@ -1,0 +1,418 @@
+"""Transition properties: claims relating a state, an action on it, and its outcome.
+
+Rules:
+1. Each property looks only at the actions it names and ignores the rest.
+2. Expected values are restated from the spec, not computed with the model's own kernels,
+   so a broken kernel cannot vouch for itself.
+3. "Nothing else changes" compares every other record of the pre- and post-state.
+
+Mirrors: codex-sales-spec §2.4-2.8, §2.10, §6 (INV-5, INV-7, INV-12, INV-17).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from invariants.catalogue import BOTH, HEAD, TransitionProperty, Violation
+from invariants.justified import rejection_is_justified
+from model.actions import (
+    Accepted,
+    Action,
+    CreateAvailability535,
+    CreateAvailabilityHead,
+    CreateReservation535,
+    CreateReservationHead,
+    DeleteInactiveReservations,
+    DeleteReservation535,
+    DeleteReservationHead,
+    FindAvailability535,
+    FindAvailabilityHead,
+    Outcome,
+    ReleaseBytes,
+    ReturnBytesToAvailability,
+    UpdateAvailability,
+)
+from model.entities import Availability535, AvailabilityHead
+from model.state import AnyState
+
+
+def _free(availability: Availability535 | AvailabilityHead) -> int:
+    return availability.size if isinstance(availability, Availability535) else availability.free_size
+
+
+def _collateral(availability: Availability535 | AvailabilityHead) -> int:
+    return availability.total_remaining_collateral if isinstance(availability, AvailabilityHead) else 0
+
+
+def _others_unchanged(
+    rule: str, pre: AnyState, post: AnyState, availability_ids: set[str], reservation_ids: set[str]
+) -> Iterator[Violation]:
+    """Every availability and reservation not named is the same record before and after."""
+    for kind, before, after, named in (
+        ("availability", pre.availabilities, post.availabilities, availability_ids),
+        ("reservation", pre.reservations, post.reservations, reservation_ids),
+    ):
+        for key in set(before) | set(after):
+            if key not in named and before.get(key) != after.get(key):
+                yield Violation(
+                    rule=rule, entity=key, message=f"{kind} {key} changed although the action does not touch it"
+                )
+
+
+def _delta(rule: str, entity: str, what: str, expected: int, observed: int) -> Iterator[Violation]:
+    if expected != observed:
+        yield Violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed)
+
+
+def delete_returns_remaining_bytes(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "delete_returns_remaining_bytes"
+    if not isinstance(action, DeleteReservation535 | DeleteReservationHead) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    reservation = pre.reservations.get(action.reservation_id)
+    if reservation is None or reservation.availability_id != action.availability_id:
+        if post != pre:
+            yield Violation(
+                rule=rule, entity=action.reservation_id, message="deleting a missing reservation changed the state"
+            )
+        return
+    aid = reservation.availability_id
+    before, after = pre.availabilities[aid], post.availabilities[aid]
+    yield from _delta(
+        rule,
+        aid,
+        "free size did not grow by the reservation's remaining size",
+        _free(before) + reservation.size,
+        _free(after),
+    )
+    returned = getattr(action, "returned_collateral", None) or 0
+    yield from _delta(
+        rule,
+        aid,
+        "remaining collateral did not grow by the returned collateral",
+        _collateral(before) + returned,
+        _collateral(after),
+    )
+    if action.reservation_id in post.reservations:
+        yield Violation(rule=rule, entity=action.reservation_id, message="the reservation still exists after delete")
+    if post.repo != pre.repo:
+        yield Violation(rule=rule, entity="repo", message="delete changed the repo quota")
+    yield from _others_unchanged(rule, pre, post, {aid}, {action.reservation_id})
+
+
+def return_then_delete_returns_slot_size(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "return_then_delete_returns_slot_size"
+    if not isinstance(action, DeleteReservationHead) or not isinstance(outcome, Accepted):
+        return
+    reservation = pre.reservations.get(action.reservation_id)
+    ledger = pre.reservation_ledgers.get(action.reservation_id)
+    if reservation is None or ledger is None or ledger.returns == 0:
+        return
+    yield from _delta(
+        rule,
+        action.reservation_id,
+        "return then delete gave back other than the slot size",
+        ledger.slot_size,
+        ledger.returned + reservation.size,
+    )
+
+
+def release_moves_batch(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "release_moves_batch"
+    if not isinstance(action, ReleaseBytes) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    rid = action.reservation_id
+    yield from _delta(
+        rule,
+        rid,
+        "reservation size did not drop by the batch",
+        pre.reservations[rid].size - action.bytes,
+        post.reservations[rid].size,
+    )
+    yield from _delta(
+        rule, "repo", "repo reserved did not drop by the batch", pre.repo.reserved - action.bytes, post.repo.reserved
+    )
+    yield from _delta(rule, "repo", "release changed repo used", pre.repo.used, post.repo.used)
+    yield from _others_unchanged(rule, pre, post, set(), {rid})
+
+
+def create_reservation_moves_free_size(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "create_reservation_moves_free_size"
+    if not isinstance(action, CreateReservation535 | CreateReservationHead) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    aid, rid = action.availability_id, action.reservation_id
+    before, after = pre.availabilities[aid], post.availabilities[aid]
+    yield from _delta(
+        rule, aid, "free size did not drop by the slot size", _free(before) - action.slot_size, _free(after)
+    )
+    taken = action.slot_size * getattr(action, "collateral_per_byte", 0)
+    yield from _delta(
+        rule,
+        aid,
+        "remaining collateral did not drop by slot size times collateral per byte",
+        _collateral(before) - taken,
+        _collateral(after),
+    )
+    created = post.reservations.get(rid)
+    if created is None or created.size != action.slot_size or created.availability_id != aid:
+        yield Violation(rule=rule, entity=rid, message="the new reservation is missing or does not hold the slot size")
+    if post.repo != pre.repo:
+        yield Violation(rule=rule, entity="repo", message="creating a reservation changed the repo quota")
+    yield from _others_unchanged(rule, pre, post, {aid}, {rid})
+
+
+def create_availability_reserves_size(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "create_availability_reserves_size"
+    if not isinstance(action, CreateAvailability535 | CreateAvailabilityHead) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    size = action.size if isinstance(action, CreateAvailability535) else action.total_size
+    yield from _delta(
+        rule, "repo", "repo reserved did not grow by the size", pre.repo.reserved + size, post.repo.reserved
+    )
+    created = post.availabilities.get(action.availability_id)
+    if created is None or _free(created) != size:
+        yield Violation(
+            rule=rule, entity=action.availability_id, message="the new availability does not offer its whole size"
+        )
+    if isinstance(created, AvailabilityHead) and isinstance(action, CreateAvailabilityHead):
+        yield from _delta(
+            rule,
+            created.id,
+            "remaining collateral differs from total collateral",
+            action.total_collateral,
+            created.total_remaining_collateral,
+        )
+    yield from _others_unchanged(rule, pre, post, {action.availability_id}, set())
+
+
+def return_bytes_re_reserves_written(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "return_bytes_re_reserves_written"
+    if not isinstance(action, ReturnBytesToAvailability) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    aid = action.availability_id
+    amount = action.bytes - pre.reservations[action.reservation_id].size
+    yield from _delta(
+        rule,
+        aid,
+        "free size did not grow by bytes - size",
+        _free(pre.availabilities[aid]) + amount,
+        _free(post.availabilities[aid]),
+    )
+    yield from _delta(
+        rule, "repo", "repo reserved did not grow by bytes - size", pre.repo.reserved + amount, post.repo.reserved
+    )
+    yield from _others_unchanged(rule, pre, post, {aid}, set())
+
+
+def update_availability_follows_patch(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "update_availability_follows_patch"
+    if not isinstance(action, UpdateAvailability) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    before, after = pre.availabilities[action.availability_id], post.availabilities[action.availability_id]
+    if not isinstance(before, AvailabilityHead) or not isinstance(after, AvailabilityHead):
+        return
+    grown = after.total_size - before.total_size
+    yield from _delta(
+        rule, after.id, "free size did not move with total size", before.free_size + grown, after.free_size
+    )
+    yield from _delta(
+        rule, "repo", "repo reserved did not move with total size", pre.repo.reserved + grown, post.repo.reserved
+    )
+    for field in ("total_size", "duration", "min_price_per_byte_per_second", "total_collateral", "enabled", "until"):
+        wanted = getattr(action, field)
+        if getattr(after, field) != (getattr(before, field) if wanted is None else wanted):
+            yield Violation(rule=rule, entity=after.id, message=f"{field} is not what the PATCH asked")
+    if action.total_collateral is None and after.total_remaining_collateral != before.total_remaining_collateral:
+        yield Violation(rule=rule, entity=after.id, message="remaining collateral changed without a total collateral")
+    yield from _others_unchanged(rule, pre, post, {after.id}, set())
+
+
+def _head_match(a: AvailabilityHead, action: FindAvailabilityHead) -> bool:
+    collateral_ok = (
+        action.collateral_per_byte * a.free_size <= a.total_remaining_collateral
+        if a.free_size > 0
+        else action.collateral_per_byte <= a.total_remaining_collateral
+    )
+    return (
+        a.enabled
+        and action.size <= a.free_size
+        and action.duration <= a.duration
+        and collateral_ok
+        and action.price_per_byte_per_second >= a.min_price_per_byte_per_second
+        and (a.until == 0 or a.until >= action.valid_until)
+    )
+
+
+def _old_match(a: Availability535, action: FindAvailability535) -> bool:
+    return (
+        action.size <= a.size
+        and action.duration <= a.duration
+        and action.collateral <= a.max_collateral
+        and action.min_price >= a.min_price
+    )
+
+
+def find_returns_first_match(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "find_returns_first_match"
+    if not isinstance(action, FindAvailability535 | FindAvailabilityHead) or not isinstance(outcome, Accepted):
+        return
+    matching = sorted(
+        a.id
+        for a in pre.availabilities.values()
+        if (isinstance(a, AvailabilityHead) and isinstance(action, FindAvailabilityHead) and _head_match(a, action))
+        or (isinstance(a, Availability535) and isinstance(action, FindAvailability535) and _old_match(a, action))
+    )
+    expected = matching[0] if matching else None
+    if outcome.found != expected:
+        yield Violation(
+            rule=rule,
+            entity=str(outcome.found),
+            message=f"find returned {outcome.found!r} where the first match by id is {expected!r}",
+        )
+    if outcome.state != pre:
+        yield Violation(rule=rule, entity="state", message="find changed the state")
+
+
+def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    rule = "restart_cleanup_deletes_inactive"
+    if not isinstance(action, DeleteInactiveReservations) or not isinstance(outcome, Accepted):
+        return
+    post = outcome.state
+    given_back: dict[str, int] = {}
+    for rid, reservation in pre.reservations.items():
+        active = (reservation.request_id, reservation.slot_index) in action.active_slots
+        if active and post.reservations.get(rid) != reservation:
+            yield Violation(rule=rule, entity=rid, message="an active reservation was deleted or changed")
+        if not active:
+            if rid in post.reservations:
+                yield Violation(rule=rule, entity=rid, message="an inactive reservation survived the restart cleanup")
+            given_back[reservation.availability_id] = given_back.get(reservation.availability_id, 0) + reservation.size
+    for aid, before in pre.availabilities.items():
+        after = post.availabilities[aid]
+        yield from _delta(
+            rule,
+            aid,
+            "free size did not grow by the deleted reservations' sizes",
+            _free(before) + given_back.get(aid, 0),
+            _free(after),
+        )
+        yield from _delta(
+            rule, aid, "restart cleanup changed remaining collateral", _collateral(before), _collateral(after)
+        )
+    if post.repo != pre.repo:
+        yield Violation(rule=rule, entity="repo", message="restart cleanup changed the repo quota")
+
+
+def reservation_size_never_grows(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+    if not isinstance(outcome, Accepted):
+        return
+    for rid, after in outcome.state.reservations.items():
+        before = pre.reservations.get(rid)
+        if before is not None and after.size > before.size:
+            yield Violation(
+                rule="reservation_size_never_grows",
+                entity=rid,
+                message="reservation size grew",
+                expected=before.size,
+                observed=after.size,
+            )
+
+
+TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
+    TransitionProperty(
+        name="delete_returns_remaining_bytes",
+        spec="§2.7, §6 INV-7, INV-8",
+        profiles=BOTH,
+        check=delete_returns_remaining_bytes,
+        statement=(
+            "Deleting a reservation returns exactly its remaining bytes (and any returned collateral) to its "
+            "availability and changes nothing else; deleting a missing one changes nothing."
+        ),
+    ),
+    TransitionProperty(
+        name="return_then_delete_returns_slot_size",
+        spec="§2.6, §3.3, §6 INV-7",
+        profiles=HEAD,
+        check=return_then_delete_returns_slot_size,
+        statement="Returning a slot's bytes and then deleting its reservation gives back exactly the slot size.",
+    ),
+    TransitionProperty(
+        name="release_moves_batch",
+        spec="§2.5",
+        profiles=BOTH,
+        check=release_moves_batch,
+        statement="Releasing a batch moves exactly the batch out of the reservation and the repo's reserved bytes.",
+    ),
+    TransitionProperty(
+        name="create_reservation_moves_free_size",
+        spec="§2.4, §6 INV-6",
+        profiles=BOTH,
+        check=create_reservation_moves_free_size,
+        statement=(
+            "Creating a reservation moves exactly the slot size from the availability's free size into the "
+            "reservation, and (HEAD) exactly slot size times collateral per byte out of the remaining collateral."
+        ),
+    ),
+    TransitionProperty(
+        name="create_availability_reserves_size",
+        spec="§2.1, §1.4",
+        profiles=BOTH,
+        check=create_availability_reserves_size,
+        statement="Creating an availability reserves exactly its size in the repo and offers all of it.",
+    ),
+    TransitionProperty(
+        name="return_bytes_re_reserves_written",
+        spec="§2.6",
+        profiles=HEAD,
+        check=return_bytes_re_reserves_written,
+        statement=(
+            "Returning bytes adds bytes minus the reservation's size to both the free size "
+            "and the repo's reserved bytes."
+        ),
+    ),
+    TransitionProperty(
+        name="update_availability_follows_patch",
+        spec="§2.2, §2.3",
+        profiles=HEAD,
+        check=update_availability_follows_patch,
+        statement=(
+            "A PATCH sets exactly the given fields, moves free size and repo reserved with the total size, "
+            "and changes nothing else."
+        ),
+    ),
+    TransitionProperty(
+        name="find_returns_first_match",
+        spec="§2.8, §6 INV-12",
+        profiles=BOTH,
+        check=find_returns_first_match,
+        statement=(
+            "Finding an availability returns the matching availability with the smallest id, or none when none matches."
+        ),
+    ),
+    TransitionProperty(
+        name="restart_cleanup_deletes_inactive",
+        spec="§2.10, §6 INV-17",
+        profiles=BOTH,
+        check=restart_cleanup_deletes_inactive,
+        statement="The restart cleanup deletes exactly the reservations of inactive slots, returning only their sizes.",
+    ),
+    TransitionProperty(
+        name="reservation_size_never_grows",
+        spec="§6 INV-5",
+        profiles=BOTH,
+        check=reservation_size_never_grows,
+        statement="No operation makes a reservation's size grow.",
+    ),
+    TransitionProperty(
+        name="rejection_is_justified",
+        spec="§2 (guards)",
+        profiles=BOTH,
+        check=rejection_is_justified,
+        statement="An operation is refused only when the pre-state really fails the guard the refusal names.",
+    ),
+)
