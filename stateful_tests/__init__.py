@@ -1,0 +1,1 @@
+"""Hypothesis rule-based machines exercising the reservations model, their strategies and profiles."""
