@@ -47,7 +47,7 @@ def _quota(pre: AnyState, error: errors.QuotaNotEnough) -> bool:
 
 def _until(pre: AnyState, action: Action, error: errors.UntilOutOfBounds) -> bool:
     if error.until < 0:
-        return True
+        return getattr(action, "until", None) == error.until
     ledger = pre.availability_ledgers.get(error.availability_id)
     latest = 0 if ledger is None else ledger.latest_valid_until
     if isinstance(action, CreateReservationHead):
@@ -69,6 +69,15 @@ def _below_used(pre: AnyState, error: errors.TotalSizeBelowUsed) -> bool:
         isinstance(record, AvailabilityHead)
         and record.total_size - record.free_size == error.used
         and error.requested < error.used
+    )
+
+
+def _total_underflow(pre: AnyState, error: errors.TotalSizeUnderflow) -> bool:
+    record = pre.availabilities.get(error.availability_id)
+    return (
+        isinstance(record, AvailabilityHead)
+        and (record.total_size, record.free_size) == (error.total_size, error.free_size)
+        and error.free_size > error.total_size
     )
 
 
@@ -104,6 +113,8 @@ def _justified(pre: AnyState, action: Action, error: errors.Rejection) -> bool:
         case errors.ReturnBytesUnderflow():
             record = pre.reservations.get(error.reservation_id)
             return record is not None and error.bytes < error.reservation_size == record.size
+        case errors.TotalSizeUnderflow():
+            return _total_underflow(pre, error)
         case errors.TotalSizeZero():
             return getattr(action, "total_size", None) == 0
         case errors.FreeSizeNotUpdatable():

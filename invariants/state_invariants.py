@@ -106,7 +106,7 @@ def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
             )
     for availability_id, ledger in state.availability_ledgers.items():
         indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
-        latest = max(ledger.reservations.values(), default=0)
+        latest = max((0, *ledger.reservations.values()))
         if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
             yield Violation(
                 rule="reservation_has_availability",
@@ -147,6 +147,30 @@ def collateral_within_total(state: AnyState) -> Iterator[Violation]:
                 observed=availability.total_remaining_collateral,
                 known="nim-codex#1147" if reset else None,
             )
+
+
+def collateral_conserved(state: AnyState) -> Iterator[Violation]:
+    for availability in state.availabilities.values():
+        if not isinstance(availability, AvailabilityHead):
+            continue
+        ledger = state.availability_ledgers[availability.id]
+        held = sum(state.reservation_ledgers[rid].collateral for rid in ledger.reservations)
+        observed = availability.total_remaining_collateral + held
+        if observed == availability.total_collateral:
+            continue
+        known = None
+        if ledger.collateral_reset_live:
+            known = "nim-codex#1147"
+        elif ledger.collateral_leaked > 0 and observed + ledger.collateral_leaked == availability.total_collateral:
+            known = "spec §3.3 collateral leak"
+        yield Violation(
+            rule="collateral_conserved",
+            entity=availability.id,
+            message="remaining collateral plus the collateral live reservations took differs from total collateral",
+            expected=availability.total_collateral,
+            observed=observed,
+            known=known,
+        )
 
 
 def returned_within_written(state: AnyState) -> Iterator[Violation]:
@@ -230,6 +254,15 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=collateral_within_total,
         statement="An availability's remaining collateral is never below zero nor above its total collateral.",
+    ),
+    Invariant(
+        name="collateral_conserved",
+        spec="§6 INV-10, §3.3",
+        profiles=HEAD,
+        check=collateral_conserved,
+        statement=(
+            "An availability's remaining collateral plus what its live reservations took equals its total collateral."
+        ),
     ),
     Invariant(
         name="returned_within_written",

@@ -15,9 +15,12 @@ from model.errors import IdInUse, OutOfRange
 
 
 def out_of_range(**fields: tuple[int, tuple[int, int]]) -> OutOfRange | None:
-    """The first ``name=(value, (low, high))`` whose value lies outside its range, in argument order."""
+    """The first ``name=(value, (low, high))`` whose value lies outside its range, in argument order.
+
+    A ``bool`` is refused too: Python counts it as an int, nim-codex does not.
+    """
     for name, (value, (low, high)) in fields.items():
-        if value < low or value > high:
+        if isinstance(value, bool) or value < low or value > high:
             return OutOfRange(field=name, value=value, low=low, high=high)
     return None
 

@@ -139,11 +139,11 @@ def _save(
     return new, repo
 
 
-def resize(availability: AvailabilityHead, total_size: int, available: int) -> AvailabilityHead | Rejection:
+def resize(availability: AvailabilityHead, total_size: int, repo: RepoQuota) -> AvailabilityHead | Rejection:
     """Kernel of the PATCH ``totalSize`` change: REST guards, then ``free_size`` follows the delta.
 
     Guards: TotalSizeZero; TotalSizeUnderflow when ``free_size > total_size``; TotalSizeBelowUsed
-    when ``total_size < old total - free``; NotEnoughStorageQuota unless ``total_size < available``.
+    when ``total_size < old total - free``; NotEnoughStorageQuota unless ``has_available(total_size)``.
     """
     if total_size == 0:
         return TotalSizeZero(availability_id=availability.id)
@@ -154,8 +154,8 @@ def resize(availability: AvailabilityHead, total_size: int, available: int) -> A
     used = availability.total_size - availability.free_size
     if total_size < used:
         return TotalSizeBelowUsed(availability_id=availability.id, requested=total_size, used=used)
-    if not total_size < available:
-        return NotEnoughStorageQuota(requested=total_size, available=available)
+    if not quota.has_available(repo, total_size):
+        return NotEnoughStorageQuota(requested=total_size, available=quota.available(repo))
     if total_size >= availability.total_size:
         free_size = availability.free_size + (total_size - availability.total_size)
     else:
@@ -165,6 +165,7 @@ def resize(availability: AvailabilityHead, total_size: int, available: int) -> A
 
 def _patch_ranges(
     total_size: int | None,
+    free_size: int | None,
     duration: int | None,
     min_price_per_byte_per_second: int | None,
     total_collateral: int | None,
@@ -174,6 +175,7 @@ def _patch_ranges(
         name: (value, bounds)
         for name, value, bounds in (
             ("total_size", total_size, SIZE),
+            ("free_size", free_size, SIZE),
             ("duration", duration, SIZE),
             ("min_price_per_byte_per_second", min_price_per_byte_per_second, MONEY),
             ("total_collateral", total_collateral, MONEY),
@@ -206,7 +208,7 @@ def update_availability(
     ``repo.reserved`` follows the ``total_size`` delta.
     Mirrors: REST ``PATCH /sales/availability/{id}`` + ``Reservations.update`` at bd360322, spec §2.2, §2.3, §5.
     """
-    bad = _patch_ranges(total_size, duration, min_price_per_byte_per_second, total_collateral, until)
+    bad = _patch_ranges(total_size, free_size, duration, min_price_per_byte_per_second, total_collateral, until)
     if bad is not None:
         return bad
     old = get_availability(state, availability_id)
@@ -216,7 +218,7 @@ def update_availability(
         return FreeSizeNotUpdatable(availability_id=availability_id)
     new = old
     if total_size is not None:
-        resized = resize(old, total_size, quota.available(state.repo))
+        resized = resize(old, total_size, state.repo)
         if isinstance(resized, Rejection):
             return resized
         new = resized
@@ -440,7 +442,8 @@ def delete_reservation(
         return late
     ledger = state.reservation_ledgers[reservation_id]
     lost = ledger.slot_size - reservation.size - ledger.returned
-    return with_reservation_removed(state, restored, reservation_id, lost)
+    leaked = ledger.collateral - (0 if returned_collateral is None else returned_collateral)
+    return with_reservation_removed(state, restored, reservation_id, lost, leaked)
 
 
 def max_collateral_per_byte(availability: AvailabilityHead) -> int:

@@ -99,7 +99,9 @@ class AvailabilityLedger:
     (the multiset is rescanned only when the last holder of the largest value goes);
     ``collateral_reset_live`` records that a
     PATCH of ``totalCollateral`` reset the remaining collateral while reservations held
-    some (nim-codex#1147).
+    some (nim-codex#1147); ``collateral_leaked`` sums, over deleted reservations, the
+    collateral they took less the collateral their delete gave back (spec §3.3: Errored,
+    Cancelled-unfilled and restart paths give back none).
     """
 
     created_size: int
@@ -108,3 +110,4 @@ class AvailabilityLedger:
     valid_until_counts: immutables.Map[int, int] = immutables.Map()
     latest_valid_until: int = 0
     collateral_reset_live: bool = False
+    collateral_leaked: int = 0

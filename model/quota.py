@@ -84,3 +84,8 @@ def expire_block(quota: RepoQuota, n: int) -> RepoQuota | QuotaUnderflow:
 def available(quota: RepoQuota) -> int:
     """Bytes neither used nor reserved: ``max_bytes - (used + reserved)``."""
     return quota.max_bytes - (quota.used + quota.reserved)
+
+
+def has_available(quota: RepoQuota, n: int) -> bool:
+    """``Reservations.hasAvailable``: ``n < available`` (strict, spec §2.9)."""
+    return n < available(quota)

@@ -119,26 +119,27 @@ def with_reservation_added(
 
 
 def with_reservation_removed(
-    state: ReservationsState[A, R], availability: A, reservation_id: str, lost: int
+    state: ReservationsState[A, R], availability: A, reservation_id: str, lost: int, leaked: int = 0
 ) -> ReservationsState[A, R]:
-    """Store ``availability``, drop the reservation, and add ``lost`` written bytes to its ledger."""
+    """Store ``availability``, drop the reservation; add ``lost`` bytes and ``leaked`` collateral to its ledger."""
     parent = state.availability_ledgers[availability.id]
     valid_until = parent.reservations[reservation_id]
     held = parent.valid_until_counts[valid_until]
-    counts = (
+    counts: immutables.Map[int, int] = (
         parent.valid_until_counts.set(valid_until, held - 1)
         if held > 1
         else parent.valid_until_counts.delete(valid_until)
     )
     latest = parent.latest_valid_until
     if held == 1 and valid_until == latest:
-        latest = max(counts, default=0)
+        latest = max((0, *counts))
     parent = attrs.evolve(
         parent,
         reservations=parent.reservations.delete(reservation_id),
         valid_until_counts=counts,
         latest_valid_until=latest,
         lost=parent.lost + lost,
+        collateral_leaked=parent.collateral_leaked + leaked,
     )
     return attrs.evolve(
         state,

@@ -402,8 +402,15 @@ def reservations_machine(
                     expected = "OutOfRange"
                 self.step(_reservation(profile, handle, per_byte), {expected})
 
-            @rule(target=returned, handle=consumes(reservations))
-            def return_bytes_to_availability(self, handle: Handle) -> Any:
+            @rule(target=returned, handle=consumes(reservations), downloaded=s.shares)
+            def return_bytes_to_availability(self, handle: Handle, downloaded: int) -> Any:
+                """Sales cleanup: the last batch (a share of what remains) lands, then the slot's bytes return."""
+                batch = s.share_of(self.state.reservations[handle.reservation_id].size, downloaded)
+                if batch > 0:
+                    release = ReleaseBytes(
+                        reservation_id=handle.reservation_id, availability_id=handle.availability_id, bytes=batch
+                    )
+                    self.step(release, {ACCEPTED})
                 action = ReturnBytesToAvailability(
                     availability_id=handle.availability_id, reservation_id=handle.reservation_id, bytes=handle.slot_size
                 )

@@ -28,8 +28,10 @@ collaterals = st.one_of(st.integers(min_value=0, max_value=4000), st.sampled_fro
 per_byte = st.integers(min_value=0, max_value=6)
 times = st.integers(min_value=1, max_value=100)
 untils = st.one_of(st.just(0), st.integers(min_value=1, max_value=120))
-shares = st.integers(min_value=0, max_value=100)
-excess = st.integers(min_value=1, max_value=64)
+#: Percent shares, with the boundaries (nothing, everything) drawn as often as the rest.
+shares = st.one_of(st.sampled_from([0, 100]), st.integers(min_value=0, max_value=100))
+#: How far past a limit a refused request goes; one byte (the off-by-one case) is drawn often.
+excess = st.one_of(st.just(1), st.integers(min_value=1, max_value=64))
 request_ids = st.sampled_from(["req-a", "req-b", "req-c"])
 out_of_range_sizes = st.sampled_from([-1, U64_MAX + 1, -(2**70)])
 out_of_range_times = st.sampled_from([I64_MAX + 1, -(2**64)])
