@@ -104,6 +104,9 @@ def reservations_machine(
             self.live: dict[str, Handle] = {}
             collector.runs += 1
 
+        def teardown(self) -> None:
+            collector.finish_run()
+
         def fresh(self, prefix: str) -> str:
             self.counter += 1
             return f"{prefix}{self.counter}"

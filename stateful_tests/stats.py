@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import attrs
 
@@ -19,6 +20,12 @@ class ExplorationStats:
     invariant_checks: int = 0
     property_checks: int = 0
     known: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+    listener: Callable[[ExplorationStats], None] | None = None
+
+    def finish_run(self) -> None:
+        """A run (one generated program) ended; tell the listener, if any."""
+        if self.listener is not None:
+            self.listener(self)
 
     def record_step(self, operation: str, outcome: str, properties: int) -> None:
         self.steps += 1

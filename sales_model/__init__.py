@@ -1,0 +1,1 @@
+"""The ``sales-model`` command line: the imperative shell around the model and its engines."""
