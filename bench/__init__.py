@@ -1,0 +1,1 @@
+"""Benchmarks: model throughput against state size, and stateful exploration speed."""
