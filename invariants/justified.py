@@ -3,7 +3,7 @@
 Rules:
 1. Each rejection kind names the quantities it compared; the check recomputes them from
    the pre-state and the action, and confirms the comparison really fails.
-2. A kind with nothing to recompute (``UnsupportedOperation``) is taken as it is.
+2. ``UnsupportedOperation`` is checked against the profile's real operation table.
 
 Mirrors: codex-sales-spec §2 (the guards of each procedure), §5 (REST 422s).
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from invariants.catalogue import Violation
 from model import errors
-from model.actions import Action, CreateReservationHead, Outcome
+from model.actions import OPERATIONS, Action, CreateReservationHead, Outcome
 from model.entities import Availability535, AvailabilityHead
 from model.quota import available
 from model.state import AnyState
@@ -119,6 +119,8 @@ def _justified(pre: AnyState, action: Action, error: errors.Rejection) -> bool:
             return getattr(action, "total_size", None) == 0
         case errors.FreeSizeNotUpdatable():
             return getattr(action, "free_size", None) is not None
+        case errors.UnsupportedOperation():
+            return type(action) not in OPERATIONS[pre.profile]
         case _:
             return True
 

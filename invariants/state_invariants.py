@@ -48,11 +48,14 @@ def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
 
 def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
     for availability in state.availabilities.values():
-        ledger = state.availability_ledgers[availability.id]
+        ledger = state.availability_ledgers.get(availability.id)
+        if ledger is None:
+            continue
         accounted = _free(availability) + ledger.lost
         for reservation_id in ledger.reservations:
-            held = state.reservation_ledgers[reservation_id]
-            accounted += held.slot_size - held.returned
+            held = state.reservation_ledgers.get(reservation_id)
+            if held is not None:  # a missing ledger is reservation_has_availability's to report
+                accounted += held.slot_size - held.returned
         capacity = ledger.created_size if isinstance(availability, Availability535) else availability.total_size
         if accounted != capacity:
             yield Violation(
@@ -138,7 +141,8 @@ def collateral_within_total(state: AnyState) -> Iterator[Violation]:
         if not isinstance(availability, AvailabilityHead):
             continue
         if not 0 <= availability.total_remaining_collateral <= availability.total_collateral:
-            reset = state.availability_ledgers[availability.id].collateral_reset_live
+            ledger = state.availability_ledgers.get(availability.id)
+            reset = ledger is not None and ledger.collateral_reset_live
             yield Violation(
                 rule="collateral_within_total",
                 entity=availability.id,
@@ -153,8 +157,10 @@ def collateral_conserved(state: AnyState) -> Iterator[Violation]:
     for availability in state.availabilities.values():
         if not isinstance(availability, AvailabilityHead):
             continue
-        ledger = state.availability_ledgers[availability.id]
-        held = sum(state.reservation_ledgers[rid].collateral for rid in ledger.reservations)
+        ledger = state.availability_ledgers.get(availability.id)
+        if ledger is None:
+            continue
+        held = sum(r.collateral for rid in ledger.reservations if (r := state.reservation_ledgers.get(rid)))
         observed = availability.total_remaining_collateral + held
         if observed == availability.total_collateral:
             continue

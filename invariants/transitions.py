@@ -59,6 +59,12 @@ def _others_unchanged(
                 )
 
 
+def _missing(rule: str, key: str, *records: object) -> Iterator[Violation]:
+    """An accepted action whose record is absent before or after: reported, never a KeyError."""
+    if any(record is None for record in records):
+        yield Violation(rule=rule, entity=key, message=f"accepted although {key} is missing before or after")
+
+
 def _delta(rule: str, entity: str, what: str, expected: int, observed: int) -> Iterator[Violation]:
     if expected != observed:
         yield Violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed)
@@ -77,7 +83,10 @@ def delete_returns_remaining_bytes(pre: AnyState, action: Action, outcome: Outco
             )
         return
     aid = reservation.availability_id
-    before, after = pre.availabilities[aid], post.availabilities[aid]
+    before, after = pre.availabilities.get(aid), post.availabilities.get(aid)
+    if before is None or after is None:
+        yield from _missing(rule, aid, before, after)
+        return
     yield from _delta(
         rule,
         aid,
@@ -123,13 +132,11 @@ def release_moves_batch(pre: AnyState, action: Action, outcome: Outcome) -> Iter
         return
     post = outcome.state
     rid = action.reservation_id
-    yield from _delta(
-        rule,
-        rid,
-        "reservation size did not drop by the batch",
-        pre.reservations[rid].size - action.bytes,
-        post.reservations[rid].size,
-    )
+    before, after = pre.reservations.get(rid), post.reservations.get(rid)
+    if before is None or after is None:
+        yield from _missing(rule, rid, before, after)
+        return
+    yield from _delta(rule, rid, "reservation size did not drop by the batch", before.size - action.bytes, after.size)
     yield from _delta(
         rule, "repo", "repo reserved did not drop by the batch", pre.repo.reserved - action.bytes, post.repo.reserved
     )
@@ -143,7 +150,10 @@ def create_reservation_moves_free_size(pre: AnyState, action: Action, outcome: O
         return
     post = outcome.state
     aid, rid = action.availability_id, action.reservation_id
-    before, after = pre.availabilities[aid], post.availabilities[aid]
+    before, after = pre.availabilities.get(aid), post.availabilities.get(aid)
+    if before is None or after is None:
+        yield from _missing(rule, aid, before, after)
+        return
     yield from _delta(
         rule, aid, "free size did not drop by the slot size", _free(before) - action.slot_size, _free(after)
     )
@@ -194,14 +204,16 @@ def return_bytes_re_reserves_written(pre: AnyState, action: Action, outcome: Out
         return
     post = outcome.state
     aid = action.availability_id
-    amount = action.bytes - pre.reservations[action.reservation_id].size
-    yield from _delta(
-        rule,
-        aid,
-        "free size did not grow by bytes - size",
-        _free(pre.availabilities[aid]) + amount,
-        _free(post.availabilities[aid]),
+    reservation, before, after = (
+        pre.reservations.get(action.reservation_id),
+        pre.availabilities.get(aid),
+        post.availabilities.get(aid),
     )
+    if reservation is None or before is None or after is None:
+        yield from _missing(rule, aid, reservation, before, after)
+        return
+    amount = action.bytes - reservation.size
+    yield from _delta(rule, aid, "free size did not grow by bytes - size", _free(before) + amount, _free(after))
     yield from _delta(
         rule, "repo", "repo reserved did not grow by bytes - size", pre.repo.reserved + amount, post.repo.reserved
     )
@@ -213,8 +225,9 @@ def update_availability_follows_patch(pre: AnyState, action: Action, outcome: Ou
     if not isinstance(action, UpdateAvailability) or not isinstance(outcome, Accepted):
         return
     post = outcome.state
-    before, after = pre.availabilities[action.availability_id], post.availabilities[action.availability_id]
+    before, after = pre.availabilities.get(action.availability_id), post.availabilities.get(action.availability_id)
     if not isinstance(before, AvailabilityHead) or not isinstance(after, AvailabilityHead):
+        yield from _missing(rule, action.availability_id, before, after)
         return
     grown = after.total_size - before.total_size
     yield from _delta(
@@ -293,7 +306,10 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
                 yield Violation(rule=rule, entity=rid, message="an inactive reservation survived the restart cleanup")
             given_back[reservation.availability_id] = given_back.get(reservation.availability_id, 0) + reservation.size
     for aid, before in pre.availabilities.items():
-        after = post.availabilities[aid]
+        after = post.availabilities.get(aid)
+        if after is None:
+            yield from _missing(rule, aid, after)
+            continue
         yield from _delta(
             rule,
             aid,

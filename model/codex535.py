@@ -100,32 +100,35 @@ def create_reservation(
 
 
 def give_back(availability: Availability535, reservation: Reservation535) -> Availability535 | Overflow:
-    """Kernel of ``deleteReservation``: ``size += reservation.size`` (only when positive)."""
-    if reservation.size > 0:
-        if availability.size > U64_MAX - reservation.size:
-            return Overflow(field="size", value=availability.size, addend=reservation.size, high=U64_MAX)
-        return attrs.evolve(availability, size=availability.size + reservation.size)
-    return availability
+    """Kernel of ``deleteReservation``: ``size += reservation.size``."""
+    if availability.size > U64_MAX - reservation.size:
+        return Overflow(field="size", value=availability.size, addend=reservation.size, high=U64_MAX)
+    return attrs.evolve(availability, size=availability.size + reservation.size)
 
 
 def delete_reservation(state: State535, *, reservation_id: str, availability_id: str) -> State535 | Rejection:
     """Delete a reservation, returning its unwritten bytes to the availability.
 
-    Guards: none for a missing reservation (success, nothing changes); NotExists (availability); Overflow.
+    Guards: none for a missing reservation (success, nothing changes); when ``size > 0``:
+    NotExists (availability), Overflow.
     Effect: ``availability.size += reservation.size``; reservation removed; written bytes consumed.
-    Mirrors: ``Reservations.deleteReservation`` at 570a1f7b, spec §2.7 (OLD).
+    Mirrors: ``Reservations.deleteReservation`` at 570a1f7b, spec §2.7 (OLD: the availability is
+    loaded only when there are bytes to give back).
     """
     reservation = get_reservation(state, reservation_id, availability_id)
     if isinstance(reservation, NotExists):
         return state
-    availability = get_availability(state, availability_id)
-    if isinstance(availability, NotExists):
-        return availability
-    restored = give_back(availability, reservation)
-    if isinstance(restored, Overflow):
-        return restored
+    restored = None
+    if reservation.size > 0:
+        availability = get_availability(state, availability_id)
+        if isinstance(availability, NotExists):
+            return availability
+        given = give_back(availability, reservation)
+        if isinstance(given, Overflow):
+            return given
+        restored = given
     written = state.reservation_ledgers[reservation_id].slot_size - reservation.size
-    return with_reservation_removed(state, restored, reservation_id, written)
+    return with_reservation_removed(state, availability_id, reservation_id, written, availability=restored)
 
 
 def matches(availability: Availability535, size: int, duration: int, min_price: int, collateral: int) -> bool:

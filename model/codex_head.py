@@ -335,25 +335,26 @@ def create_reservation(
     return with_reservation_added(state, reduced, reservation, ledger, valid_until)
 
 
-def return_written(
-    availability: AvailabilityHead, reservation: ReservationHead, bytes: int, repo: RepoQuota
-) -> tuple[AvailabilityHead, RepoQuota, int] | Rejection:
-    """Kernel of ``returnBytesToAvailability``: re-reserve ``bytes - size`` and add it to ``free_size``.
-
-    Guards: ReturnBytesUnderflow when ``bytes < size``; ReserveFailed; Overflow of ``free_size``.
-    Returns the availability, the repo and the amount returned.
-    """
+def bytes_to_return(reservation: ReservationHead, bytes: int) -> int | ReturnBytesUnderflow:
+    """``bytes - size``: what ``returnBytesToAvailability`` gives back; refused where nim-codex wraps."""
     if bytes < reservation.size:
         return ReturnBytesUnderflow(reservation_id=reservation.id, bytes=bytes, reservation_size=reservation.size)
-    to_return = bytes - reservation.size
-    if to_return == 0:
-        return availability, repo, to_return
+    return bytes - reservation.size
+
+
+def return_written(
+    availability: AvailabilityHead, repo: RepoQuota, to_return: int
+) -> tuple[AvailabilityHead, RepoQuota] | ReserveFailed | Overflow:
+    """Kernel of ``returnBytesToAvailability``: re-reserve ``to_return`` and add it to ``free_size``.
+
+    Guards: ReserveFailed; Overflow of ``free_size``.
+    """
     reserved = quota.reserve(repo, to_return)
     if isinstance(reserved, QuotaNotEnough):
         return ReserveFailed(parent=reserved)
     if availability.free_size > U64_MAX - to_return:
         return Overflow(field="free_size", value=availability.free_size, addend=to_return, high=U64_MAX)
-    return attrs.evolve(availability, free_size=availability.free_size + to_return), reserved, to_return
+    return attrs.evolve(availability, free_size=availability.free_size + to_return), reserved
 
 
 def return_bytes_to_availability(
@@ -361,8 +362,9 @@ def return_bytes_to_availability(
 ) -> StateHead | Rejection:
     """Give a finished slot's written bytes back: ``bytes - reservation.size`` (``bytes`` = slot size).
 
-    Guards: OutOfRange; NotExists (reservation, then availability); ReturnBytesUnderflow;
-    ReserveFailed (the written bytes are then lost to the availability); Overflow; UntilOutOfBounds.
+    Guards: OutOfRange; NotExists (reservation); ReturnBytesUnderflow; then, unless nothing is to
+    be returned: NotExists (availability); ReserveFailed (the written bytes are then lost to the
+    availability); Overflow; UntilOutOfBounds.
     Effect: ``free_size += bytes - size``; ``repo.reserved += bytes - size``; the reservation is
     not modified, so a second call returns the bytes again (not idempotent).
     Mirrors: ``Reservations.returnBytesToAvailability`` at bd360322, spec §2.6.
@@ -373,24 +375,29 @@ def return_bytes_to_availability(
     reservation = get_reservation(state, reservation_id, availability_id)
     if isinstance(reservation, NotExists):
         return reservation
+    amount = bytes_to_return(reservation, bytes)
+    if isinstance(amount, ReturnBytesUnderflow):
+        return amount
+    ledger = state.reservation_ledgers[reservation_id]
+    ledger = attrs.evolve(ledger, returned=ledger.returned + amount, returns=ledger.returns + 1)
+    ledgers = state.reservation_ledgers.set(reservation_id, ledger)
+    if amount == 0:
+        return attrs.evolve(state, reservation_ledgers=ledgers)
     availability = get_availability(state, availability_id)
     if isinstance(availability, NotExists):
         return availability
-    returned = return_written(availability, reservation, bytes, state.repo)
+    returned = return_written(availability, state.repo, amount)
     if isinstance(returned, Rejection):
         return returned
-    new, repo, amount = returned
-    if amount > 0:
-        late = check_until(new, state.availability_ledgers[availability_id].latest_valid_until)
-        if late is not None:
-            return late
-    ledger = state.reservation_ledgers[reservation_id]
-    ledger = attrs.evolve(ledger, returned=ledger.returned + amount, returns=ledger.returns + 1)
+    new, repo = returned
+    late = check_until(new, state.availability_ledgers[availability_id].latest_valid_until)
+    if late is not None:
+        return late
     return attrs.evolve(
         state,
         repo=repo,
         availabilities=state.availabilities.set(availability_id, new),
-        reservation_ledgers=state.reservation_ledgers.set(reservation_id, ledger),
+        reservation_ledgers=ledgers,
     )
 
 
@@ -443,7 +450,7 @@ def delete_reservation(
     ledger = state.reservation_ledgers[reservation_id]
     lost = ledger.slot_size - reservation.size - ledger.returned
     leaked = ledger.collateral - (0 if returned_collateral is None else returned_collateral)
-    return with_reservation_removed(state, restored, reservation_id, lost, leaked)
+    return with_reservation_removed(state, availability_id, reservation_id, lost, leaked, availability=restored)
 
 
 def max_collateral_per_byte(availability: AvailabilityHead) -> int:

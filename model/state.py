@@ -119,10 +119,15 @@ def with_reservation_added(
 
 
 def with_reservation_removed(
-    state: ReservationsState[A, R], availability: A, reservation_id: str, lost: int, leaked: int = 0
+    state: ReservationsState[A, R],
+    availability_id: str,
+    reservation_id: str,
+    lost: int,
+    leaked: int = 0,
+    availability: A | None = None,
 ) -> ReservationsState[A, R]:
-    """Store ``availability``, drop the reservation; add ``lost`` bytes and ``leaked`` collateral to its ledger."""
-    parent = state.availability_ledgers[availability.id]
+    """Drop the reservation, store ``availability`` if given; add ``lost`` bytes and ``leaked`` collateral."""
+    parent = state.availability_ledgers[availability_id]
     valid_until = parent.reservations[reservation_id]
     held = parent.valid_until_counts[valid_until]
     counts: immutables.Map[int, int] = (
@@ -141,10 +146,13 @@ def with_reservation_removed(
         lost=parent.lost + lost,
         collateral_leaked=parent.collateral_leaked + leaked,
     )
+    availabilities = (
+        state.availabilities if availability is None else state.availabilities.set(availability_id, availability)
+    )
     return attrs.evolve(
         state,
-        availabilities=state.availabilities.set(availability.id, availability),
+        availabilities=availabilities,
         reservations=state.reservations.delete(reservation_id),
-        availability_ledgers=state.availability_ledgers.set(availability.id, parent),
+        availability_ledgers=state.availability_ledgers.set(availability_id, parent),
         reservation_ledgers=state.reservation_ledgers.delete(reservation_id),
     )

@@ -27,7 +27,7 @@ from model.actions import (
 )
 from model.entities import Availability535
 from model.errors import Rejection
-from model.state import AnyState, Profile
+from model.state import AnyState, Profile, StateHead
 
 BOTH = frozenset(Profile)
 HEAD = frozenset({Profile.CODEX_HEAD})
@@ -54,7 +54,7 @@ class Variant:
         return with_operation(profile, action_type, functools.partial(self.wrapper, real))
 
 
-def _shift_free(state: AnyState, availability_id: str, delta: int) -> Any:
+def _shift_free(state: Any, availability_id: str, delta: int) -> Any:
     """``state`` with one availability's free bytes moved by ``delta`` (a planted slip)."""
     a = state.availabilities[availability_id]
     if isinstance(a, Availability535):
@@ -147,13 +147,13 @@ def return_skips_repo(real: Wrapper, state: AnyState, **kw: Any) -> Any:
     return result if isinstance(result, Rejection) else attrs.evolve(result, repo=state.repo)
 
 
-def find_ignores_enabled(real: Wrapper, state: AnyState, **kw: Any) -> Any:
+def find_ignores_enabled(real: Wrapper, state: StateHead, **kw: Any) -> Any:
     """Matching forgets the ``enabled`` flag and offers disabled availabilities."""
     enabled = {aid: attrs.evolve(a, enabled=True) for aid, a in state.availabilities.items()}
     return real(attrs.evolve(state, availabilities=state.availabilities.update(enabled)), **kw)
 
 
-def until_ignored_on_create(real: Wrapper, state: AnyState, **kw: Any) -> Any:
+def until_ignored_on_create(real: Wrapper, state: StateHead, **kw: Any) -> Any:
     """createReservation skips the until rule, hosting slots that outlive the availability."""
     aid = kw["availability_id"]
     original = state.availabilities.get(aid)

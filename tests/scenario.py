@@ -1,0 +1,45 @@
+"""Helpers for scenario tests: run an operation and fail the test on a refusal.
+
+``accepted`` and ``apply_ok`` fail the test on a rejection, so a scenario reads as its steps;
+``run`` runs one action either through its module function or through ``model.actions.apply``
+so a test taking the ``via`` fixture checks both entry points.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from model import codex535, codex_head, common
+from model.actions import Accepted, Action, apply
+from model.errors import Rejection
+from model.state import AnyState, Profile
+
+QUOTA = 1000
+
+_PROFILE_MODULES = {Profile.CODEX_535: codex535, Profile.CODEX_HEAD: codex_head}
+
+
+def accepted(result: Any) -> Any:
+    """``result`` itself, failing the test when it is a rejection."""
+    if isinstance(result, Rejection):
+        pytest.fail(f"unexpected rejection: {result!r}")
+    return result
+
+
+def apply_ok(state: AnyState, action: Action) -> AnyState:
+    """The state after ``apply(state, action)``, failing the test when the action is refused."""
+    outcome = apply(state, action)
+    if not isinstance(outcome, Accepted):
+        pytest.fail(f"{action!r} was refused: {outcome!r}")
+    return outcome.state
+
+
+def run(state: AnyState, action: Action, via: str) -> Any:
+    """The new state or the rejection of a non-query ``action``, run the way ``via`` names."""
+    if via == "apply":
+        outcome = apply(state, action)
+        return outcome.state if isinstance(outcome, Accepted) else outcome
+    function = getattr(_PROFILE_MODULES[state.profile], action.name, None) or getattr(common, action.name)
+    return function(state, **action.arguments())
