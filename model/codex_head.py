@@ -228,8 +228,10 @@ def update_availability(
     if isinstance(saved, Rejection):
         return saved
     new, repo = saved
-    if total_collateral is not None and len(ledger.reservations) > 0:
-        ledger = attrs.evolve(ledger, collateral_reset_live=True)
+    if total_collateral is not None:
+        # The reset is a new collateral baseline: earlier leaks are forgotten, and it is sound
+        # only when no live reservation holds collateral (nim-codex#1147).
+        ledger = attrs.evolve(ledger, collateral_leaked=0, collateral_reset_live=len(ledger.reservations) > 0)
     return attrs.evolve(
         state,
         repo=repo,

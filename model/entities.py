@@ -99,7 +99,8 @@ class AvailabilityLedger:
     (the multiset is rescanned only when the last holder of the largest value goes);
     ``collateral_reset_live`` records that a
     PATCH of ``totalCollateral`` reset the remaining collateral while reservations held
-    some (nim-codex#1147); ``collateral_leaked`` sums, over deleted reservations, the
+    some (nim-codex#1147), and is recomputed by every such PATCH; ``collateral_leaked`` sums,
+    since the last ``totalCollateral`` PATCH, over deleted reservations, the
     collateral they took less the collateral their delete gave back (spec §3.3: Errored,
     Cancelled-unfilled and restart paths give back none).
     """

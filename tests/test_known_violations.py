@@ -11,6 +11,7 @@ from model.actions import (
     Action,
     CreateAvailabilityHead,
     CreateReservationHead,
+    DeleteInactiveReservations,
     DeleteReservationHead,
     UpdateAvailability,
     apply,
@@ -74,3 +75,31 @@ def test_harness_reproduces_known_violations() -> None:
     )
     references = {reference for (_rule, reference) in stats.known}
     assert {"nim-codex#1147", "spec §3.3 collateral leak"} <= references
+
+
+def test_collateral_reset_without_live_reservations_starts_a_new_baseline() -> None:
+    """A totalCollateral PATCH with nothing live resets the leak tally, so a later leak is still attributed.
+
+    Regression: found by the thorough exploration (leak, clean reset, leak again was reported as unknown).
+    """
+    state = _run(
+        [
+            *SETUP,
+            DeleteInactiveReservations(active_slots=frozenset()),
+            UpdateAvailability(availability_id="a1", total_collateral=500),
+            CreateReservationHead(
+                availability_id="a1",
+                reservation_id="r2",
+                slot_size=10,
+                request_id="q",
+                slot_index=1,
+                collateral_per_byte=3,
+                valid_until=5,
+            ),
+            DeleteInactiveReservations(active_slots=frozenset()),
+        ]
+    )
+    violations = [(v.rule, v.known) for v in check_state(state) if v.rule == "collateral_conserved"]
+    assert violations == [("collateral_conserved", "spec §3.3 collateral leak")]
+    assert state.availability_ledgers["a1"].collateral_leaked == 30
+    assert not state.availability_ledgers["a1"].collateral_reset_live
