@@ -19,6 +19,7 @@ import attrs
 from model import quota
 from model.checks import id_in_use, out_of_range
 from model.common import delete_inactive_reservations as _delete_inactive
+from model.common import first_by_id
 from model.entities import Availability535, AvailabilityLedger, Reservation535, ReservationLedger
 from model.errors import BytesOutOfBounds, NotExists, OutOfRange, Overflow, QuotaNotEnough, Rejection, ReserveFailed
 from model.numbers import MONEY, SIZE, U64_MAX
@@ -156,13 +157,7 @@ def find_availability(
     )
     if bad is not None:
         return bad
-    found: Availability535 | None = None
-    for availability in state.availabilities.values():
-        if matches(availability, size, duration, min_price, collateral) and (
-            found is None or availability.id < found.id
-        ):
-            found = availability
-    return found
+    return first_by_id(state.availabilities.values(), lambda a: matches(a, size, duration, min_price, collateral))
 
 
 def _delete(state: State535, reservation_id: str, availability_id: str) -> State535 | Rejection:

@@ -23,6 +23,7 @@ import attrs
 from model import quota
 from model.checks import id_in_use, out_of_range
 from model.common import delete_inactive_reservations as _delete_inactive
+from model.common import first_by_id
 from model.entities import AvailabilityHead, AvailabilityLedger, ReservationHead, ReservationLedger
 from model.errors import (
     BytesOutOfBounds,
@@ -505,13 +506,10 @@ def find_availability(
     )
     if bad is not None:
         return bad
-    found: AvailabilityHead | None = None
-    for availability in state.availabilities.values():
-        if matches(availability, size, duration, price_per_byte_per_second, collateral_per_byte, valid_until) and (
-            found is None or availability.id < found.id
-        ):
-            found = availability
-    return found
+    return first_by_id(
+        state.availabilities.values(),
+        lambda a: matches(a, size, duration, price_per_byte_per_second, collateral_per_byte, valid_until),
+    )
 
 
 def _delete(state: StateHead, reservation_id: str, availability_id: str) -> StateHead | Rejection:

@@ -11,14 +11,14 @@ Mirrors: codex-sales-spec §2.5 (release), §1.4 (putBlock, delBlock), §2.10 (S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable, Iterable, Set
 from typing import TypeVar
 
 import attrs
 
 from model import quota
 from model.checks import out_of_range
-from model.entities import Reservation535, ReservationHead
+from model.entities import Availability535, AvailabilityHead, Reservation535, ReservationHead
 from model.errors import (
     BytesOutOfBounds,
     NotExists,
@@ -33,6 +33,7 @@ from model.quota import RepoQuota
 from model.state import A, R, ReservationsState, get_reservation
 
 RR = TypeVar("RR", Reservation535, ReservationHead)
+AA = TypeVar("AA", Availability535, AvailabilityHead)
 S = TypeVar("S", bound=ReservationsState)  # type: ignore[type-arg]
 
 
@@ -100,6 +101,18 @@ def expire_block(state: S, *, bytes: int) -> S | OutOfRange | QuotaUnderflow:
     if isinstance(repo, QuotaUnderflow):
         return repo
     return attrs.evolve(state, repo=repo)
+
+
+def first_by_id(availabilities: Iterable[AA], matches: Callable[[AA], bool]) -> AA | None:
+    """The matching availability with the smallest id: ``findAvailability``'s first hit in key order.
+
+    One pass, no sort: LevelDB's key order is the hex id's order (spec §1.3).
+    """
+    found: AA | None = None
+    for availability in availabilities:
+        if matches(availability) and (found is None or availability.id < found.id):
+            found = availability
+    return found
 
 
 def delete_inactive_reservations(
