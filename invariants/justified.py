@@ -15,19 +15,15 @@ from collections.abc import Iterator
 from invariants.catalogue import Violation
 from model import errors
 from model.actions import OPERATIONS, Action, CreateReservationHead, Outcome
-from model.entities import Availability535, AvailabilityHead
+from model.entities import AvailabilityHead, free_bytes
 from model.quota import available
 from model.state import AnyState
-
-
-def _free(availability: Availability535 | AvailabilityHead) -> int:
-    return availability.size if isinstance(availability, Availability535) else availability.free_size
 
 
 def _bytes_out_of_bounds(pre: AnyState, action: Action, error: errors.BytesOutOfBounds) -> bool:
     if error.entity == "availability":
         record_a = pre.availabilities.get(error.id)
-        return record_a is not None and _free(record_a) == error.available and error.requested > error.available
+        return record_a is not None and free_bytes(record_a) == error.available and error.requested > error.available
     record_r = pre.reservations.get(error.id)
     return record_r is not None and record_r.size == error.available and error.requested > error.available
 

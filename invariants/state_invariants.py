@@ -13,12 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from invariants.catalogue import BOTH, HEAD, Invariant, Violation
-from model.entities import Availability535, AvailabilityHead
+from model.entities import Availability535, AvailabilityHead, free_bytes
 from model.state import AnyState
-
-
-def _free(availability: Availability535 | AvailabilityHead) -> int:
-    return availability.size if isinstance(availability, Availability535) else availability.free_size
 
 
 def repo_within_quota(state: AnyState) -> Iterator[Violation]:
@@ -34,7 +30,7 @@ def repo_within_quota(state: AnyState) -> Iterator[Violation]:
 
 
 def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
-    free = sum(_free(a) for a in state.availabilities.values())
+    free = sum(free_bytes(a) for a in state.availabilities.values())
     held = sum(r.size for r in state.reservations.values())
     if state.repo.reserved != free + held:
         yield Violation(
@@ -51,7 +47,7 @@ def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
         ledger = state.availability_ledgers.get(availability.id)
         if ledger is None:
             continue
-        accounted = _free(availability) + ledger.lost
+        accounted = free_bytes(availability) + ledger.lost
         for reservation_id in ledger.reservations:
             held = state.reservation_ledgers.get(reservation_id)
             if held is not None:  # a missing ledger is reservation_has_availability's to report

@@ -32,12 +32,8 @@ from model.actions import (
     ReturnBytesToAvailability,
     UpdateAvailability,
 )
-from model.entities import Availability535, AvailabilityHead
+from model.entities import Availability535, AvailabilityHead, free_bytes
 from model.state import AnyState
-
-
-def _free(availability: Availability535 | AvailabilityHead) -> int:
-    return availability.size if isinstance(availability, Availability535) else availability.free_size
 
 
 def _collateral(availability: Availability535 | AvailabilityHead) -> int:
@@ -91,8 +87,8 @@ def delete_returns_remaining_bytes(pre: AnyState, action: Action, outcome: Outco
         rule,
         aid,
         "free size did not grow by the reservation's remaining size",
-        _free(before) + reservation.size,
-        _free(after),
+        free_bytes(before) + reservation.size,
+        free_bytes(after),
     )
     returned = getattr(action, "returned_collateral", None) or 0
     yield from _delta(
@@ -155,7 +151,7 @@ def create_reservation_moves_free_size(pre: AnyState, action: Action, outcome: O
         yield from _missing(rule, aid, before, after)
         return
     yield from _delta(
-        rule, aid, "free size did not drop by the slot size", _free(before) - action.slot_size, _free(after)
+        rule, aid, "free size did not drop by the slot size", free_bytes(before) - action.slot_size, free_bytes(after)
     )
     taken = action.slot_size * getattr(action, "collateral_per_byte", 0)
     yield from _delta(
@@ -183,7 +179,7 @@ def create_availability_reserves_size(pre: AnyState, action: Action, outcome: Ou
         rule, "repo", "repo reserved did not grow by the size", pre.repo.reserved + size, post.repo.reserved
     )
     created = post.availabilities.get(action.availability_id)
-    if created is None or _free(created) != size:
+    if created is None or free_bytes(created) != size:
         yield Violation(
             rule=rule, entity=action.availability_id, message="the new availability does not offer its whole size"
         )
@@ -213,7 +209,9 @@ def return_bytes_re_reserves_written(pre: AnyState, action: Action, outcome: Out
         yield from _missing(rule, aid, reservation, before, after)
         return
     amount = action.bytes - reservation.size
-    yield from _delta(rule, aid, "free size did not grow by bytes - size", _free(before) + amount, _free(after))
+    yield from _delta(
+        rule, aid, "free size did not grow by bytes - size", free_bytes(before) + amount, free_bytes(after)
+    )
     yield from _delta(
         rule, "repo", "repo reserved did not grow by bytes - size", pre.repo.reserved + amount, post.repo.reserved
     )
@@ -314,8 +312,8 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
             rule,
             aid,
             "free size did not grow by the deleted reservations' sizes",
-            _free(before) + given_back.get(aid, 0),
-            _free(after),
+            free_bytes(before) + given_back.get(aid, 0),
+            free_bytes(after),
         )
         yield from _delta(
             rule, aid, "restart cleanup changed remaining collateral", _collateral(before), _collateral(after)

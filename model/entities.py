@@ -71,6 +71,11 @@ Availability = Availability535 | AvailabilityHead
 Reservation = Reservation535 | ReservationHead
 
 
+def free_bytes(availability: Availability) -> int:
+    """The bytes an availability can still sell: ``size`` at 570a1f7b, ``free_size`` at bd360322."""
+    return availability.size if isinstance(availability, Availability535) else availability.free_size
+
+
 @attrs.frozen(kw_only=True)
 class ReservationLedger:
     """Model-only facts about one live reservation.

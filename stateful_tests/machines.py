@@ -43,7 +43,7 @@ from model.actions import (
     UpdateAvailability,
     apply,
 )
-from model.entities import Availability535, AvailabilityHead
+from model.entities import AvailabilityHead, free_bytes
 from model.state import AnyState, Profile, initial_state
 from stateful_tests import strategies as s
 from stateful_tests.stats import ExplorationStats
@@ -78,10 +78,6 @@ class Handle:
     slot_index: int
     valid_until: int = 0
     collateral: int = 0
-
-
-def _free(availability: Availability535 | AvailabilityHead) -> int:
-    return availability.size if isinstance(availability, Availability535) else availability.free_size
 
 
 def reservations_machine(
@@ -197,7 +193,7 @@ def reservations_machine(
         def create_reservation(
             self, availability_id: str, share: int, per_byte: int, valid_until: int, request_id: str
         ) -> Any:
-            slot_size = s.share_of(_free(self.availability(availability_id)), share)
+            slot_size = s.share_of(free_bytes(self.availability(availability_id)), share)
             handle = self._handle(availability_id, slot_size, request_id, valid_until, per_byte)
             return self.remember(self.step(_reservation(profile, handle, per_byte)), handle)
 
@@ -207,7 +203,7 @@ def reservations_machine(
             if kind == "unknown":
                 availability_id, slot_size, expected = self.fresh("missing-a"), excess, "NotExists"
             else:
-                slot_size, expected = _free(self.availability(availability_id)) + excess, "BytesOutOfBounds"
+                slot_size, expected = free_bytes(self.availability(availability_id)) + excess, "BytesOutOfBounds"
             handle = self._handle(availability_id, slot_size, "req-x", 1, 0)
             self.step(_reservation(profile, handle, 0), {expected})
 

@@ -54,6 +54,7 @@ from model.errors import (
 )
 from model.numbers import I64_MAX, I64_MIN, U64_MAX, U256_MAX
 from model.quota import RepoQuota
+from model.state import reservations_of
 
 # --- builders ---------------------------------------------------------------------------
 
@@ -1172,3 +1173,31 @@ def test_create_availability_through_apply_matches_function(head_state):
         availability_id="a", total_size=100, duration=60, min_price_per_byte_per_second=2, total_collateral=1000
     )
     assert apply_ok(head_state, action) == offered(head_state)
+
+
+def test_reservations_of_lists_one_availabilitys_reservations_by_id(head_state):
+    """``reservations_of`` mirrors ``all(Reservation, availabilityId)``: that subtree only, in id order."""
+    state = head_state
+    for aid in ("a1", "a2"):
+        state = apply_ok(
+            state,
+            CreateAvailabilityHead(
+                availability_id=aid, total_size=100, duration=10, min_price_per_byte_per_second=1, total_collateral=100
+            ),
+        )
+    for rid, aid in (("r2", "a1"), ("r1", "a1"), ("r3", "a2")):
+        state = apply_ok(
+            state,
+            CreateReservationHead(
+                availability_id=aid,
+                reservation_id=rid,
+                slot_size=10,
+                request_id="q",
+                slot_index=0,
+                collateral_per_byte=0,
+                valid_until=1,
+            ),
+        )
+    assert [r.id for r in reservations_of(state, "a1")] == ["r1", "r2"]
+    assert [r.id for r in reservations_of(state, "a2")] == ["r3"]
+    assert reservations_of(state, "missing") == ()

@@ -25,7 +25,7 @@ from model.actions import (
     UpdateAvailability,
     with_operation,
 )
-from model.entities import Availability535
+from model.entities import Availability535, free_bytes
 from model.errors import Rejection
 from model.state import AnyState, Profile, StateHead
 
@@ -65,8 +65,7 @@ def _shift_free(state: Any, availability_id: str, delta: int) -> Any:
 
 
 def _free(state: AnyState, availability_id: str) -> int:
-    a = state.availabilities[availability_id]
-    return a.size if isinstance(a, Availability535) else a.free_size
+    return free_bytes(state.availabilities[availability_id])
 
 
 def delete_keeps_bytes(real: Wrapper, state: AnyState, **kw: Any) -> Any:
