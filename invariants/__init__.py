@@ -6,6 +6,14 @@ Pure and synchronous like ``model/``: no I/O, z3 or hypothesis.
 from __future__ import annotations
 
 from invariants.catalogue import Invariant, TransitionProperty, Violation
+from invariants.market_invariants import (
+    MARKET_INVARIANTS,
+    MARKET_PROPERTIES,
+    check_market,
+    check_market_transition,
+    market_rule,
+    market_rules_for,
+)
 from invariants.state_invariants import INVARIANTS
 from invariants.transitions import TRANSITION_PROPERTIES
 from model.actions import Action, Outcome
@@ -13,12 +21,18 @@ from model.state import AnyState, Profile
 
 __all__ = [
     "INVARIANTS",
+    "MARKET_INVARIANTS",
+    "MARKET_PROPERTIES",
     "TRANSITION_PROPERTIES",
     "Invariant",
     "TransitionProperty",
     "Violation",
+    "check_market",
+    "check_market_transition",
     "check_state",
     "check_transition",
+    "market_rule",
+    "market_rules_for",
     "rule",
     "rules_for",
 ]

@@ -12,11 +12,23 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Generic
 
 import attrs
 
 from model.actions import Action, Outcome
 from model.state import AnyState, Profile
+
+if TYPE_CHECKING:  # defaults keep ``Invariant`` meaning ``Invariant[AnyState]``; typing_extensions is mypy's only
+    from typing_extensions import TypeVar
+
+    StateT = TypeVar("StateT", default=AnyState)
+    ActionT = TypeVar("ActionT", default=Action)
+    OutcomeT = TypeVar("OutcomeT", default=Outcome)
+else:
+    from typing import TypeVar
+
+    StateT, ActionT, OutcomeT = TypeVar("StateT"), TypeVar("ActionT"), TypeVar("OutcomeT")
 
 BOTH = frozenset(Profile)
 HEAD = frozenset({Profile.CODEX_HEAD})
@@ -35,22 +47,22 @@ class Violation:
 
 
 @attrs.frozen(kw_only=True)
-class Invariant:
-    """A named claim about every reachable state."""
+class Invariant(Generic[StateT]):
+    """A named claim about every reachable state (of the reservations store, or of a whole market)."""
 
     name: str
     statement: str
     spec: str
     profiles: frozenset[Profile]
-    check: Callable[[AnyState], Iterable[Violation]]
+    check: Callable[[StateT], Iterable[Violation]]
 
 
 @attrs.frozen(kw_only=True)
-class TransitionProperty:
+class TransitionProperty(Generic[StateT, ActionT, OutcomeT]):
     """A named claim relating a state, an action on it, and the outcome."""
 
     name: str
     statement: str
     spec: str
     profiles: frozenset[Profile]
-    check: Callable[[AnyState, Action, Outcome], Iterable[Violation]]
+    check: Callable[[StateT, ActionT, OutcomeT], Iterable[Violation]]

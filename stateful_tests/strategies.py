@@ -45,3 +45,24 @@ def optional(strategy: st.SearchStrategy[int]) -> st.SearchStrategy[int | None]:
 def share_of(total: int, share: int) -> int:
     """``share`` percent of ``total``, rounded down; 100 gives exactly ``total``."""
     return total * share // 100
+
+
+# -- the market machine (stateful_tests/market_machine.py) ---------------------------------
+
+#: ``quotaMaxBytes`` of the market machine's node: a few slots' worth, so the repo fills up.
+MARKET_QUOTA = 24
+market_sizes = st.integers(min_value=0, max_value=8)
+slot_sizes = st.integers(min_value=0, max_value=4)
+slot_counts = st.integers(min_value=1, max_value=2)
+market_durations = st.integers(min_value=1, max_value=12)
+availability_durations = st.integers(min_value=6, max_value=20)
+market_prices = st.integers(min_value=0, max_value=3)
+market_collaterals = st.one_of(st.just(1_000), st.integers(min_value=0, max_value=40))
+request_ends = st.integers(min_value=1, max_value=60)
+max_workers = st.integers(min_value=1, max_value=3)
+max_queue_sizes = st.integers(min_value=1, max_value=4)
+repair_discounts = st.sampled_from([0, 50])
+#: Whether ``advance`` may take a failure outcome: one time in five.
+mishaps = st.integers(min_value=0, max_value=4).map(lambda n: n == 0)
+#: Which enabled action to take, as an index into the list the model allows; shrinks towards the first.
+picks = st.integers(min_value=0, max_value=255)

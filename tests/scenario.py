@@ -14,6 +14,7 @@ import pytest
 from model import codex535, codex_head, common
 from model.actions import Accepted, Action, apply
 from model.errors import Rejection
+from model.market import MarketAccepted, apply_market
 from model.state import AnyState, Profile
 
 QUOTA = 1000
@@ -43,3 +44,13 @@ def run(state: AnyState, action: Action, via: str) -> Any:
         return outcome.state if isinstance(outcome, Accepted) else outcome
     function = getattr(_PROFILE_MODULES[state.profile], action.name, None) or getattr(common, action.name)
     return function(state, **action.arguments())
+
+
+def market_ok(market: Any, *actions: Any) -> Any:
+    """The market after ``apply_market`` of each action in turn, failing the test on a refusal."""
+    for action in actions:
+        outcome = apply_market(market, action)
+        if not isinstance(outcome, MarketAccepted):
+            pytest.fail(f"{action!r} was refused: {outcome!r}")
+        market = outcome.state
+    return market
