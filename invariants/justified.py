@@ -16,6 +16,7 @@ from invariants.catalogue import Violation
 from model import errors
 from model.actions import OPERATIONS, Action, CreateReservationHead, Outcome
 from model.entities import AvailabilityHead, free_bytes
+from model.numbers import largest
 from model.quota import available
 from model.state import AnyState
 
@@ -47,7 +48,7 @@ def _until(pre: AnyState, action: Action, error: errors.UntilOutOfBounds) -> boo
     ledger = pre.availability_ledgers.get(error.availability_id)
     latest = 0 if ledger is None else ledger.latest_valid_until
     if isinstance(action, CreateReservationHead):
-        latest = max(latest, action.valid_until)
+        latest = largest(latest, action.valid_until)
     return error.latest_valid_until == latest and 0 < error.until < latest
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from invariants.catalogue import BOTH, HEAD, Invariant, Violation
 from model.entities import Availability535, AvailabilityHead, free_bytes
+from model.numbers import largest
 from model.state import AnyState
 
 
@@ -105,7 +106,7 @@ def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
             )
     for availability_id, ledger in state.availability_ledgers.items():
         indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
-        latest = max((0, *ledger.reservations.values()))
+        latest = largest(0, *ledger.reservations.values())
         if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
             yield Violation(
                 rule="reservation_has_availability",
@@ -129,6 +130,18 @@ def until_covers_reservations(state: AnyState) -> Iterator[Violation]:
                 message=f"valid_until is after availability {availability.id}'s until",
                 expected=availability.until,
                 observed=valid_until,
+            )
+
+
+def until_not_negative(state: AnyState) -> Iterator[Violation]:
+    for availability in state.availabilities.values():
+        if isinstance(availability, AvailabilityHead) and availability.until < 0:
+            yield Violation(
+                rule="until_not_negative",
+                entity=availability.id,
+                message="until is negative",
+                expected=0,
+                observed=availability.until,
             )
 
 
@@ -158,7 +171,7 @@ def collateral_conserved(state: AnyState) -> Iterator[Violation]:
             continue
         held = sum(r.collateral for rid in ledger.reservations if (r := state.reservation_ledgers.get(rid)))
         observed = availability.total_remaining_collateral + held
-        if observed == availability.total_collateral:
+        if observed == availability.total_collateral and ledger.collateral_leaked == 0:
             continue
         known = None
         if ledger.collateral_reset_live:
@@ -249,6 +262,13 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=until_covers_reservations,
         statement="An availability with an until limit hosts no reservation valid past that limit.",
+    ),
+    Invariant(
+        name="until_not_negative",
+        spec="§2.1, §2.2 (until < 0 is UntilOutOfBoundsError)",
+        profiles=HEAD,
+        check=until_not_negative,
+        statement="An availability's until is never negative.",
     ),
     Invariant(
         name="collateral_within_total",

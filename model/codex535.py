@@ -128,8 +128,7 @@ def delete_reservation(state: State535, *, reservation_id: str, availability_id:
         if isinstance(given, Overflow):
             return given
         restored = given
-    written = state.reservation_ledgers[reservation_id].slot_size - reservation.size
-    return with_reservation_removed(state, availability_id, reservation_id, written, availability=restored)
+    return with_reservation_removed(state, availability_id, reservation_id, availability=restored)
 
 
 def matches(availability: Availability535, size: int, duration: int, min_price: int, collateral: int) -> bool:

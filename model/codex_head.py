@@ -16,7 +16,7 @@ Mirrors: codex-sales-spec §1.2, §2.1-2.10, §2.12.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 
 import attrs
 
@@ -24,7 +24,14 @@ from model import quota
 from model.checks import id_in_use, out_of_range
 from model.common import delete_inactive_reservations as _delete_inactive
 from model.common import first_by_id
-from model.entities import AvailabilityHead, AvailabilityLedger, ReservationHead, ReservationLedger
+from model.entities import (
+    AvailabilityHead,
+    AvailabilityLedger,
+    ReservationHead,
+    ReservationLedger,
+    after_return,
+    slot_collateral,
+)
 from model.errors import (
     BytesOutOfBounds,
     CollateralUnderflow,
@@ -44,7 +51,7 @@ from model.errors import (
     TotalSizeZero,
     UntilOutOfBounds,
 )
-from model.numbers import MONEY, SIZE, TIME, U64_MAX, U256_MAX
+from model.numbers import MONEY, SIZE, TIME, U64_MAX, U256_MAX, largest
 from model.quota import RepoQuota
 from model.state import StateHead, get_availability, get_reservation, with_reservation_added, with_reservation_removed
 
@@ -268,21 +275,26 @@ def _overwrite(
 def take_slot(availability: AvailabilityHead, slot_size: int, collateral_per_byte: int) -> AvailabilityHead | Rejection:
     """Kernel of ``createReservation``: ``free_size -= slot_size``, ``TRC -= slot_size * cpb``.
 
-    Guards: BytesOutOfBounds when ``free_size < slot_size``; CollateralUnderflow when ``TRC < slot_size * cpb``.
+    Guards: BytesOutOfBounds when ``free_size < slot_size``; CollateralUnderflow when
+    ``TRC < slot_size * cpb``, tested as ``cpb > TRC div slot_size`` so that the product is
+    formed only once it is known to fit in ``TRC`` (nim-codex forms it first, in UInt256,
+    and wraps: spec §2.12 item 2).
     """
     if availability.free_size < slot_size:
         return BytesOutOfBounds(
             entity="availability", id=availability.id, requested=slot_size, available=availability.free_size
         )
-    collateral = slot_size * collateral_per_byte
-    if availability.total_remaining_collateral < collateral:
+    remaining = availability.total_remaining_collateral
+    if slot_size > 0 and collateral_per_byte > remaining // slot_size:
         return CollateralUnderflow(
-            availability_id=availability.id, required=collateral, remaining=availability.total_remaining_collateral
+            availability_id=availability.id,
+            required=slot_collateral(slot_size, collateral_per_byte),
+            remaining=remaining,
         )
     return attrs.evolve(
         availability,
         free_size=availability.free_size - slot_size,
-        total_remaining_collateral=availability.total_remaining_collateral - collateral,
+        total_remaining_collateral=remaining - slot_size * collateral_per_byte,
     )
 
 
@@ -322,7 +334,7 @@ def create_reservation(
     reduced = take_slot(availability, slot_size, collateral_per_byte)
     if isinstance(reduced, Rejection):
         return reduced
-    latest = max(state.availability_ledgers[availability_id].latest_valid_until, valid_until)
+    latest = largest(state.availability_ledgers[availability_id].latest_valid_until, valid_until)
     late = check_until(reduced, latest)
     if late is not None:
         return late
@@ -334,7 +346,7 @@ def create_reservation(
         slot_index=slot_index,
         valid_until=valid_until,
     )
-    ledger = ReservationLedger(slot_size=slot_size, collateral=slot_size * collateral_per_byte)
+    ledger = ReservationLedger(slot_size=slot_size, collateral=slot_collateral(slot_size, collateral_per_byte))
     return with_reservation_added(state, reduced, reservation, ledger, valid_until)
 
 
@@ -361,7 +373,12 @@ def return_written(
 
 
 def return_bytes_to_availability(
-    state: StateHead, *, availability_id: str, reservation_id: str, bytes: int
+    state: StateHead,
+    *,
+    availability_id: str,
+    reservation_id: str,
+    bytes: int,
+    to_return: Callable[[ReservationHead, int], int | ReturnBytesUnderflow] = bytes_to_return,
 ) -> StateHead | Rejection:
     """Give a finished slot's written bytes back: ``bytes - reservation.size`` (``bytes`` = slot size).
 
@@ -370,6 +387,7 @@ def return_bytes_to_availability(
     availability); Overflow; UntilOutOfBounds.
     Effect: ``free_size += bytes - size``; ``repo.reserved += bytes - size``; the reservation is
     not modified, so a second call returns the bytes again (not idempotent).
+    ``to_return`` is the step-2 kernel; ``variants.faithful`` passes nim-codex's unguarded one.
     Mirrors: ``Reservations.returnBytesToAvailability`` at bd360322, spec §2.6.
     """
     bad = out_of_range(bytes=(bytes, SIZE))
@@ -378,12 +396,12 @@ def return_bytes_to_availability(
     reservation = get_reservation(state, reservation_id, availability_id)
     if isinstance(reservation, NotExists):
         return reservation
-    amount = bytes_to_return(reservation, bytes)
+    amount = to_return(reservation, bytes)
     if isinstance(amount, ReturnBytesUnderflow):
         return amount
-    ledger = state.reservation_ledgers[reservation_id]
-    ledger = attrs.evolve(ledger, returned=ledger.returned + amount, returns=ledger.returns + 1)
-    ledgers = state.reservation_ledgers.set(reservation_id, ledger)
+    ledgers = state.reservation_ledgers.set(
+        reservation_id, after_return(state.reservation_ledgers[reservation_id], amount)
+    )
     if amount == 0:
         return attrs.evolve(state, reservation_ledgers=ledgers)
     availability = get_availability(state, availability_id)
@@ -450,10 +468,7 @@ def delete_reservation(
     late = check_until(restored, state.availability_ledgers[availability_id].latest_valid_until)
     if late is not None:
         return late
-    ledger = state.reservation_ledgers[reservation_id]
-    lost = ledger.slot_size - reservation.size - ledger.returned
-    leaked = ledger.collateral - (0 if returned_collateral is None else returned_collateral)
-    return with_reservation_removed(state, availability_id, reservation_id, lost, leaked, availability=restored)
+    return with_reservation_removed(state, availability_id, reservation_id, returned_collateral, availability=restored)
 
 
 def max_collateral_per_byte(availability: AvailabilityHead) -> int:

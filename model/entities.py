@@ -6,6 +6,9 @@ Rules:
 3. Ledgers hold what nim-codex does not store but the invariants need (a reservation's
    slot size, bytes returned, bytes lost); they never influence an operation's outcome
    except for indexing (``reservations`` and ``latest_valid_until`` of an availability).
+4. Arithmetic in this module (and in ``model/state.py``) is the model's own bookkeeping,
+   exact by definition; nim-codex's arithmetic lives in the profile modules and ``quota.py``,
+   where the proofs check it for wrap-around (docs/proofs.md).
 
 Mirrors: codex-sales-spec §1.1 (OLD records), §1.2 (HEAD records), §6 (w(r), lost(A)).
 """
@@ -90,6 +93,30 @@ class ReservationLedger:
     collateral: int = 0
     returned: int = 0
     returns: int = 0
+
+
+def slot_collateral(slot_size: int, collateral_per_byte: int) -> int:
+    """The collateral a slot locks, ``slot_size * collateral_per_byte``, computed exactly.
+
+    Used for the ledger and for reports; the profile's own subtraction from
+    ``total_remaining_collateral`` is guarded so that it never needs more than 256 bits.
+    """
+    return slot_size * collateral_per_byte
+
+
+def after_return(ledger: ReservationLedger, amount: int) -> ReservationLedger:
+    """The ledger of a reservation after ``return_bytes_to_availability`` gave back ``amount``."""
+    return attrs.evolve(ledger, returned=ledger.returned + amount, returns=ledger.returns + 1)
+
+
+def lost_on_delete(ledger: ReservationLedger, size: int) -> int:
+    """Written bytes that a delete leaves unreturned for good: ``slot_size - size - returned``."""
+    return ledger.slot_size - size - ledger.returned
+
+
+def leaked_on_delete(ledger: ReservationLedger, returned_collateral: int | None) -> int:
+    """Collateral a delete does not give back: what the reservation took less what is returned."""
+    return ledger.collateral - (0 if returned_collateral is None else returned_collateral)
 
 
 @attrs.frozen(kw_only=True)

@@ -42,3 +42,18 @@ size_field = _ranged(*SIZE)
 money_field = _ranged(*MONEY)
 time_field = _ranged(*TIME)
 natural_field = _ranged(*NATURAL)
+
+
+def largest(*values: int) -> int:
+    """The largest of ``values``.
+
+    A number type may answer itself through a ``maximum(*values)`` class method: the
+    symbolic engine's integers do, so that a maximum in the model's bookkeeping becomes one
+    term instead of a fork per comparison. Plain ints use ``max``.
+    """
+    for value in values:
+        maximum = getattr(type(value), "maximum", None)
+        if maximum is not None:
+            result: int = maximum(*values)
+            return result
+    return max(values)

@@ -5,6 +5,9 @@ Rules:
 2. ``release(n)`` fails when ``R - n < 0`` (HEAD crashes there; the model refuses, see divergences).
 3. ``store_block(n)`` fails unless ``U + n + R <= M``; ``expire_block(n)`` fails when ``U - n < 0``.
 4. ``available = M - (U + R)``; ``has_available(n)`` is strict: ``n < available``.
+5. ``U + R + n > M`` is tested as ``n > available``: the same comparison while ``U + R <= M``
+   (INV-1), written so that no intermediate sum can leave the 63-bit range of ``NBytes``
+   (nim-codex adds first; for ``n`` near ``2**63`` that is a Nim overflow Defect).
 
 Each function is straight-line: guards that compare, then one effect.
 
@@ -40,7 +43,7 @@ def reserve(quota: RepoQuota, n: int) -> RepoQuota | QuotaNotEnough:
     Effect: ``reserved += n``.
     Mirrors: ``RepoStore.reserve`` (bd360322; 570a1f7b same check).
     """
-    if quota.used + quota.reserved + n > quota.max_bytes:
+    if n > available(quota):
         return _not_enough(quota, n)
     return attrs.evolve(quota, reserved=quota.reserved + n)
 
@@ -64,7 +67,7 @@ def store_block(quota: RepoQuota, n: int) -> RepoQuota | QuotaNotEnough:
     Effect: ``used += n``.
     Mirrors: ``RepoStore.putBlock`` quota update (bd360322 ``updateQuotaUsage``).
     """
-    if quota.used + n + quota.reserved > quota.max_bytes:
+    if n > available(quota):
         return _not_enough(quota, n)
     return attrs.evolve(quota, used=quota.used + n)
 

@@ -28,8 +28,11 @@ from model.entities import (
     Reservation535,
     ReservationHead,
     ReservationLedger,
+    leaked_on_delete,
+    lost_on_delete,
 )
 from model.errors import NotExists
+from model.numbers import largest
 from model.quota import RepoQuota
 
 
@@ -107,7 +110,7 @@ def with_reservation_added(
         parent,
         reservations=parent.reservations.set(reservation.id, valid_until),
         valid_until_counts=counts.set(valid_until, counts.get(valid_until, 0) + 1),
-        latest_valid_until=max(parent.latest_valid_until, valid_until),
+        latest_valid_until=largest(parent.latest_valid_until, valid_until),
     )
     return attrs.evolve(
         state,
@@ -122,11 +125,17 @@ def with_reservation_removed(
     state: ReservationsState[A, R],
     availability_id: str,
     reservation_id: str,
-    lost: int,
-    leaked: int = 0,
+    returned_collateral: int | None = None,
     availability: A | None = None,
 ) -> ReservationsState[A, R]:
-    """Drop the reservation, store ``availability`` if given; add ``lost`` bytes and ``leaked`` collateral."""
+    """Drop the reservation and store ``availability`` if given.
+
+    The availability's ledger counts the reservation's unreturned written bytes as lost and
+    the collateral it took less ``returned_collateral`` as leaked.
+    """
+    ledger = state.reservation_ledgers[reservation_id]
+    lost = lost_on_delete(ledger, state.reservations[reservation_id].size)
+    leaked = leaked_on_delete(ledger, returned_collateral)
     parent = state.availability_ledgers[availability_id]
     valid_until = parent.reservations[reservation_id]
     held = parent.valid_until_counts[valid_until]
@@ -137,7 +146,7 @@ def with_reservation_removed(
     )
     latest = parent.latest_valid_until
     if held == 1 and valid_until == latest:
-        latest = max((0, *counts))
+        latest = largest(0, *counts)
     parent = attrs.evolve(
         parent,
         reservations=parent.reservations.delete(reservation_id),

@@ -3,7 +3,7 @@
 Each subcommand lives in ``sales_model/commands/<name>.py`` with ``register(subparsers)``,
 which adds its parser and sets ``run`` (taking the parsed arguments, returning an exit code).
 
-Exit codes: 0 all good; 1 a violation was found; 2 bad input or usage.
+Exit codes: 0 all good; 1 a violation was found; 2 bad input or usage; 3 undecided (prove).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sales_model.commands import check
+from sales_model.commands import check, explore, prove
 
-SUBCOMMANDS = (check,)
+SUBCOMMANDS = (check, explore, prove)
 
 
 def parser() -> argparse.ArgumentParser:

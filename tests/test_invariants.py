@@ -283,6 +283,11 @@ def _until_below_reservation():
     return evolve_in(head(offer(), reserve()), "availabilities", "a", until=400)
 
 
+def _until_negative():
+    """An availability whose until is -1 (creation and PATCH refuse that)."""
+    return evolve_in(head(offer()), "availabilities", "a", until=-1)
+
+
 def _collateral_above_total():
     """Remaining collateral 1001 of a total of 1000, with no reservation."""
     return evolve_in(head(offer()), "availabilities", "a", total_remaining_collateral=1001)
@@ -307,6 +312,7 @@ BROKEN_STATES = {
     "reservation_size_within_slot": (_reservation_grown, "r", 40, 50),
     "reservation_has_availability": (_reservation_unindexed, "r", None, None),
     "until_covers_reservations": (_until_below_reservation, "r", 400, 500),
+    "until_not_negative": (_until_negative, "a", 0, -1),
     "collateral_within_total": (_collateral_above_total, "a", 1000, 1001),
     "collateral_conserved": (_collateral_drifted, "a", 1000, 900),
     "returned_within_written": (_returned_unwritten, "r", 0, 5),

@@ -1,0 +1,163 @@
+"""Discharging obligations: one fresh Z3 context each, a resource budget, honest verdicts.
+
+Rules:
+1. ``Proved`` only on ``unsat``; ``unknown`` is ``Unknown(reason)``, never a pass.
+2. Before the goal, the hypotheses alone, and then the hypotheses with the disjunction of the
+   cases' premises, must be satisfiable; otherwise the obligation is ``Vacuous``.
+3. The budget is z3's deterministic ``rlimit``; a wall-clock timeout is only a backstop.
+4. A proof is first found untracked; a second pass with tracked hypotheses names the ones
+   the proof used (its unsat core).
+5. A refutation is minimised with ``Optimize`` (smallest values of the symbols its failing
+   case mentions) and replayed concretely by ``counterexamples``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from invariants.symbolic import z3api as z
+from invariants.symbolic.obligations import Obligation
+
+
+@attrs.frozen
+class Budget:
+    """Resource limits for one obligation."""
+
+    rlimit: int = 50_000_000
+    timeout_ms: int = 60_000
+    minimise_ms: int = 10_000
+    cores: bool = True
+
+
+@attrs.frozen
+class Model:
+    """Values of the symbols in a counterexample, by name, and the case it breaks."""
+
+    values: Mapping[str, int | bool]
+    case: str
+    minimal: bool
+    raw: Any = attrs.field(eq=False, repr=False)  # z3 model, in the obligation's own context
+    ctx: Any = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class Result:
+    """The verdict on one obligation."""
+
+    obligation: Obligation = attrs.field(repr=False)
+    status: str  # proved | refuted | unknown | vacuous
+    seconds: float
+    rlimit: int
+    core: tuple[str, ...] = ()
+    reason: str = ""
+    model: Model | None = None
+    live_cases: int = 0
+
+    @property
+    def as_expected(self) -> bool:
+        return self.status == self.obligation.expected
+
+
+def _value(raw: Any) -> int | bool:
+    if z.is_true(raw):
+        return True
+    if z.is_false(raw):
+        return False
+    return int(raw.as_long())
+
+
+def discharge(obligation: Obligation, budget: Budget | None = None) -> Result:
+    """Decide one obligation in a fresh context."""
+    budget = budget or Budget()
+    started = time.perf_counter()
+    ctx = z.Context()
+    named = {name: z.translate(f, ctx) for name, f in {**obligation.hypotheses, **obligation.extra}.items()}
+    premises = [z.translate(c.premise, ctx) for c in obligation.cases]
+    failures = [z.And(p, z.Not(z.translate(c.goal, ctx))) for p, c in zip(premises, obligation.cases, strict=True)]
+    solver = z.Solver(ctx=ctx)
+    solver.set("rlimit", budget.rlimit)
+    solver.set("timeout", budget.timeout_ms)
+    solver.add(*named.values())
+
+    def done(status: str, **kw: Any) -> Result:
+        return Result(
+            obligation=obligation,
+            status=status,
+            seconds=time.perf_counter() - started,
+            rlimit=z.rlimit_used(solver),
+            **kw,
+        )
+
+    answer = solver.check()
+    if answer == z.unsat:
+        return done("vacuous", reason="the hypotheses contradict each other")
+    if answer == z.unknown:
+        return done("unknown", reason=f"hypotheses: {solver.reason_unknown()}")
+    solver.push()
+    solver.add(z.Or(z.BoolVal(False, ctx), *premises))
+    answer = solver.check()
+    solver.pop()
+    if answer == z.unsat:
+        return done("vacuous", reason="no path's condition is satisfiable with the hypotheses")
+    if answer == z.unknown:
+        return done("unknown", reason=f"premises: {solver.reason_unknown()}")
+    solver.push()
+    solver.add(z.Or(z.BoolVal(False, ctx), *failures))
+    answer = solver.check()
+    if answer == z.unknown:
+        return done("unknown", reason=solver.reason_unknown())
+    if answer == z.sat:
+        model = _counterexample(obligation, named, failures, solver.model(), ctx, budget)
+        return done("refuted", model=model)
+    solver.pop()
+    core = _core(named, failures, ctx, budget) if budget.cores else ("(cores not computed)",)
+    return done("proved", core=core)
+
+
+def _core(named: Mapping[str, Any], failures: list[Any], ctx: Any, budget: Budget) -> tuple[str, ...]:
+    tracker = z.Solver(ctx=ctx)
+    tracker.set("rlimit", budget.rlimit)
+    tracker.set("timeout", budget.timeout_ms)
+    tracker.set("core.minimize", True)
+    for name, formula in named.items():
+        tracker.assert_and_track(formula, z.Bool(f"h|{name}", ctx))
+    tracker.add(z.Or(z.BoolVal(False, ctx), *failures))
+    if tracker.check() != z.unsat:
+        return ("(core not found within the budget)",)
+    names = sorted(str(lit)[2:] for lit in tracker.unsat_core())
+    return tuple(names) if names else ("(none: the goal holds on its own)",)
+
+
+def _counterexample(
+    obligation: Obligation, named: Mapping[str, Any], failures: list[Any], model: Any, ctx: Any, budget: Budget
+) -> Model:
+    index = next(i for i, f in enumerate(failures) if z.is_true(model.eval(f, model_completion=True)))
+    failing = failures[index]
+    symbols = z.constants(failing)
+    optimizer = z.Optimize(ctx=ctx)
+    optimizer.set("timeout", budget.minimise_ms)
+    optimizer.add(*named.values(), failing)
+    for symbol in symbols:
+        if z.is_bv(symbol):
+            optimizer.minimize(symbol)
+        elif symbol.sort().name() == "Int":
+            optimizer.minimize(z.If(symbol < 0, -symbol, symbol))
+    minimal = optimizer.check() == z.sat
+    chosen = optimizer.model() if minimal else model
+    space = obligation.suite.space if obligation.suite is not None else None
+    values: dict[str, int | bool] = {}
+    if space is not None:
+        for name, sym in space.symbols.items():
+            values[name] = _value(chosen.eval(z.translate(sym.term, ctx), model_completion=True))
+            if space.mode.value == "bv" and sym.dom is not None and sym.dom.signed:
+                number = values[name]
+                assert isinstance(number, int)
+                if number >= 1 << (sym.dom.width - 1):
+                    values[name] = number - (1 << sym.dom.width)
+        for name, flag in space.flags.items():
+            values[name] = _value(chosen.eval(z.translate(flag.term, ctx), model_completion=True))
+    return Model(values=values, case=obligation.cases[index].label, minimal=minimal, raw=chosen, ctx=ctx)

@@ -1,0 +1,31 @@
+"""``sales-model prove``: exit codes, output, usage errors."""
+
+from __future__ import annotations
+
+from sales_model.cli import main
+
+
+def test_prove_codex535_prints_each_obligation_the_ledger_and_exits_0(capsys):
+    assert main(["prove", "--profile", "codex-535"]) == 0
+    out = capsys.readouterr().out
+    assert "PROVED" in out
+    assert "uses:" in out
+    assert "Assumption ledger" in out
+    assert "locality:" in out
+    assert "Paths and vacuity checks" in out
+    assert "obligations whose premises are unsatisfiable: 0" in out
+
+
+def test_prove_rejects_a_malformed_scope(capsys):
+    assert main(["prove", "--scope", "lots"]) == 2
+    assert "scope must look like 2x2" in capsys.readouterr().err
+
+
+def test_prove_rejects_a_non_positive_budget(capsys):
+    assert main(["prove", "--rlimit", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err
+
+
+def test_prove_with_a_starved_budget_exits_3(capsys):
+    assert main(["prove", "--profile", "codex-535", "--rlimit", "300", "--quiet"]) == 3
+    assert "UNKNOWN" in capsys.readouterr().out

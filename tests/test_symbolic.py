@@ -1,0 +1,167 @@
+"""The symbolic engine: branching, checked and exact arithmetic, merging, and its limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from invariants.symbolic import z3api as z
+from invariants.symbolic.merge import merge
+from invariants.symbolic.obligations import validators_off
+from invariants.symbolic.values import (
+    MONEY,
+    SIZE,
+    TIME,
+    Mode,
+    Pruner,
+    Space,
+    Sym,
+    SymbolicUnsupported,
+    explore,
+)
+from model import quota
+from model.numbers import largest
+from model.quota import RepoQuota
+
+
+@pytest.fixture(autouse=True)
+def _symbolic_records():
+    """Records hold symbols here, which attrs' int validators would refuse."""
+    with validators_off():
+        yield
+
+
+def _valid(space: Space, formula: object) -> bool:
+    solver = z.Solver(ctx=space.ctx)
+    solver.add(z.Not(formula))
+    return bool(solver.check() == z.unsat)
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_explore_runs_each_side_of_a_branch_once(mode):
+    space = Space(mode)
+    a, b = space.number("a", SIZE), space.number("b", SIZE)
+    paths = explore(lambda: "less" if a < b else "not less")
+    assert sorted(p.result for p in paths) == ["less", "not less"]
+    assert all(len(p.condition) == 1 for p in paths)
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_pruner_drops_the_side_the_facts_rule_out(mode):
+    space = Space(mode)
+    a = space.number("a", SIZE)
+    pruner = Pruner(space, [(a > 5).term])
+    paths = explore(lambda: "small" if a < 3 else "big", pruner)
+    assert [p.result for p in paths] == ["big"]
+    assert sum(pruner.dead.values()) == 1
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_model_subtraction_records_a_no_wrap_check_at_its_line(mode):
+    space = Space(mode)
+    repo = RepoQuota(max_bytes=space.number("m", SIZE), used=space.number("u", SIZE), reserved=space.number("r", SIZE))
+    n = space.number("n", SIZE)
+    paths = explore(lambda: quota.release(repo, n))
+    assert len(paths) == 2  # refused, or released
+    sites = {(w.site.path, w.site.function) for p in paths for w in p.wraps}
+    assert sites == {("model/quota.py", "release")}
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_no_wrap_condition_is_false_exactly_when_the_result_leaves_its_domain(mode):
+    space = Space(mode)
+    a, b = space.number("a", SIZE), space.number("b", SIZE)
+
+    def subtract() -> Sym:
+        return a - b  # written here, in a test: checked like model code
+
+    (path,) = explore(subtract)
+    (check,) = path.wraps
+    assert check.domain == "size"
+    ranges = z.And(space.range_fact(a), space.range_fact(b))
+    assert _valid(space, z.Implies(z.And(ranges, (a >= b).term), check.safe))
+    solver = z.Solver(ctx=space.ctx)
+    solver.add((a < b).term, check.safe)
+    assert solver.check() == z.unsat
+
+
+def test_bookkeeping_and_catalogue_arithmetic_is_exact():
+    """``largest`` (model/numbers.py) takes no branch, and invariants/ code records no wrap check."""
+    from invariants.state_invariants import repo_within_quota
+    from model.state import Profile, StateHead
+
+    space = Space(Mode.INT)
+    repo = RepoQuota(max_bytes=space.number("m", SIZE), used=space.number("u", SIZE), reserved=space.number("r", SIZE))
+    state = StateHead(profile=Profile.CODEX_HEAD, repo=repo)
+    paths = explore(lambda: list(repo_within_quota(state)))
+    assert len(paths) == 2
+    assert not any(p.wraps for p in paths)
+    x, y = space.number("x", TIME), space.number("y", TIME)
+    (path,) = explore(lambda: largest(0, x, y))
+    assert _valid(space, z.And((path.result >= x).term, (path.result >= y).term, (path.result >= 0).term))
+
+
+def test_money_times_size_is_checked_against_256_bits():
+    space = Space(Mode.INT)
+    s, c = space.number("s", SIZE), space.number("c", MONEY)
+
+    def product() -> Sym:
+        return s * c
+
+    (path,) = explore(product)
+    (check,) = path.wraps
+    solver = z.Solver(ctx=space.ctx)
+    solver.add(z.Not(check.safe))
+    assert solver.check() == z.sat  # 2 * 2**255 does not fit
+
+
+def test_bit_vector_products_become_symbols_bound_by_lemmas():
+    space = Space(Mode.BV)
+    t, s, c = space.number("t", MONEY), space.number("s", SIZE), space.number("c", MONEY)
+    quotient = space.exact("//", t, s)
+    product = space.exact("*", s, c)
+    names = {name for name, _ in space.lemmas}
+    assert names == {"lemma:quotient", "lemma:product", "lemma:galois"}
+    lemmas = z.And(*(f for _, f in space.lemmas))
+    claim = z.Implies(z.And((s >= 1).term, (c <= quotient).term), (product <= t).term)
+    assert _valid(space, z.Implies(lemmas, claim))
+
+
+def test_merge_turns_paths_with_one_skeleton_into_one_result():
+    space = Space(Mode.INT)
+    a, b = space.number("a", SIZE), space.number("b", SIZE)
+    paths = explore(lambda: ("same", a if a > b else b))
+    (group,) = merge(space, paths)
+    assert group.paths == (0, 1)
+    merged = group.result[1]
+    assert _valid(space, z.And((merged >= a).term, (merged >= b).term))
+
+
+def test_concrete_value_of_a_symbol_is_refused():
+    space = Space(Mode.INT)
+    a = space.number("a", SIZE)
+    with pytest.raises(SymbolicUnsupported):
+        range(a)  # type: ignore[call-overload]
+    with pytest.raises(SymbolicUnsupported, match="outside an exploration"):
+        bool(a < 1)
+
+
+def test_symbols_hash_by_identity_without_comparing():
+    import immutables
+
+    space = Space(Mode.INT)
+    keys = [space.number(f"k{i}", TIME) for i in range(200)]
+    table = immutables.Map({k: i for i, k in enumerate(keys)})
+    assert [table[k] for k in keys] == list(range(200))
+
+
+def test_a_path_that_raises_is_kept_as_a_crash():
+    space = Space(Mode.INT)
+    a = space.number("a", SIZE)
+
+    def fragile() -> int:
+        if a > 3:
+            raise KeyError("boom")
+        return 0
+
+    paths = explore(fragile)
+    assert sorted(type(p.crashed).__name__ for p in paths) == ["KeyError", "NoneType"]
