@@ -7,12 +7,13 @@ Rules:
 2. Two arithmetic modes: ``INT`` (mathematical integers; ranges are explicit facts) and
    ``BV`` (each value is a bit-vector of its domain's width: 64 bits for sizes, repo
    counters and times, 256 bits for money).
-3. Arithmetic written in nim-codex's code paths (``model/``, ``variants/``) is *checked*: in
-   ``BV`` mode it wraps as Nim's does, and in both modes every addition, subtraction and
-   product records a no-wrap obligation (the exact result lies in the result's domain)
-   under the current path condition. Arithmetic written in the model's bookkeeping
-   (``model/state.py``, ``model/entities.py``) and in the catalogue (``invariants/``) is
-   *exact*: computed without wrap at whatever width it needs.
+3. Arithmetic written in nim-codex's code paths (``model/``, ``variants/``) is *checked*: every
+   addition, subtraction, product and division records a no-wrap obligation (the exact result
+   lies in the result's domain; a divisor is not zero) under the current path condition, and
+   the exact value is carried on (equal to the machine's wherever the obligation holds).
+   Arithmetic written in the model's bookkeeping (``model/state.py``, ``model/entities.py``)
+   and in the catalogue (``invariants/``) is *exact*: computed without wrap at whatever width
+   it needs.
 4. Anything the engine cannot represent (``int(sym)``, a decision outside a run, negative
    floor division) raises ``SymbolicUnsupported``: never a silent concretisation.
 
@@ -87,7 +88,6 @@ class WrapCheck:
     domain: str
     safe: Any  # z3 BoolRef: the exact result lies within the domain
     path_condition: tuple[Any, ...]
-    operands: tuple[Any, ...] = ()  # z3 terms: left, right, exact result
 
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -328,21 +328,11 @@ class Space:
                     domain=domain.name,
                     safe=self.within(exact, domain),
                     path_condition=tuple(run.pc),
-                    operands=(a.term, b.term, exact.term),
                 )
             )
         # Both modes carry the exact value on: the no-wrap obligation just recorded says it equals
         # the machine's (docs/proofs.md, "Bit-vector mode").
         return Sym(self, exact.term, exact.lo, exact.hi, domain, exact.signed)
-
-    def _to_width(self, sym: Sym, width: int) -> Any:
-        """``sym``'s term reduced or extended to ``width`` bits, modulo ``2**width`` as Nim does."""
-        have = sym.term.size()
-        if have == width:
-            return sym.term
-        if have > width:
-            return z.Extract(width - 1, 0, sym.term)
-        return z.SignExt(width - have, sym.term) if sym.signed else z.ZeroExt(width - have, sym.term)
 
 
 def _interval(op: str, a: Sym, b: Sym) -> tuple[int, int]:
