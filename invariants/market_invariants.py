@@ -35,7 +35,7 @@ from model.market import (
 from model.market_state import MarketState
 from model.sale import PRE_FILL, TERMINAL, SaleState
 from model.slot_queue import outranks
-from model.state import Profile
+from model.state import Profile, in_key_order, items_in_key_order
 
 MarketInvariant = Invariant[MarketState]
 MarketProperty = TransitionProperty[MarketState, MarketAction, MarketOutcome]
@@ -59,7 +59,7 @@ LOST_KNOWINGLY = "spec §3.3, §3.4: written bytes never returned (no headroom, 
 
 
 def terminal_sale_holds_no_reservation(market: MarketState) -> Iterator[Violation]:
-    for sale in market.sales.values():
+    for sale in in_key_order(market.sales):
         if not sale.ended:
             continue
         live = market.reservations.reservations
@@ -80,14 +80,15 @@ def terminal_sale_holds_no_reservation(market: MarketState) -> Iterator[Violatio
 
 def free_size_restored(market: MarketState) -> Iterator[Violation]:
     state = market.reservations
-    if state.repo.used != 0 or any(not sale.ended for sale in market.sales.values()):
+    if state.repo.used != 0 or any(not sale.ended for sale in in_key_order(market.sales)):
         return
     held: dict[str, int] = {}
-    for reservation_id, reservation in state.reservations.items():
+    for reservation_id in sorted(state.reservations):
+        reservation = state.reservations[reservation_id]
         ledger = state.reservation_ledgers.get(reservation_id)
         written_back = 0 if ledger is None else ledger.slot_size - ledger.returned
         held[reservation.availability_id] = held.get(reservation.availability_id, 0) + written_back
-    for availability in state.availabilities.values():
+    for availability in state.availabilities_by_id():
         if not isinstance(availability, AvailabilityHead) or availability.free_size == availability.total_size:
             continue
         explained = market.known_lost.get(availability.id, 0) + held.get(availability.id, 0)
@@ -103,7 +104,7 @@ def free_size_restored(market: MarketState) -> Iterator[Violation]:
 
 
 def workers_within_max(market: MarketState) -> Iterator[Violation]:
-    working = [s for s in market.sales.values() if s.item is not None and not s.ended and s.state in PRE_FILL]
+    working = [s for s in in_key_order(market.sales) if s.item is not None and not s.ended and s.state in PRE_FILL]
     limit = market.queue.max_workers
     for count, what in (
         (len(working), "queue-started sales between Preparing and Filled"),
@@ -120,7 +121,7 @@ def workers_within_max(market: MarketState) -> Iterator[Violation]:
 
 
 def workers_accounted(market: MarketState) -> Iterator[Violation]:
-    holding = [s for s in market.sales.values() if s.worker]
+    holding = [s for s in in_key_order(market.sales) if s.worker]
     if market.queue.busy != len(holding):
         yield Violation(
             rule="workers_accounted",
@@ -129,7 +130,7 @@ def workers_accounted(market: MarketState) -> Iterator[Violation]:
             expected=len(holding),
             observed=market.queue.busy,
         )
-    for sale in market.sales.values():
+    for sale in in_key_order(market.sales):
         working = sale.item is not None and not sale.ended and sale.state in PRE_FILL
         if sale.worker and (sale.ended or sale.item is None):
             yield Violation(
@@ -179,7 +180,7 @@ def queue_ordered(market: MarketState) -> Iterator[Violation]:
 
 
 def collateral_returned_on_end(market: MarketState) -> Iterator[Violation]:
-    for sale in market.sales.values():
+    for sale in in_key_order(market.sales):
         if not sale.ended or sale.reservation_id is None:
             continue
         given = 0 if sale.given is None else sale.given
@@ -214,7 +215,7 @@ def terminal_states_absorb(pre: MarketState, action: MarketAction, outcome: Mark
     if post is None or isinstance(action, Restart):
         return
     terminal = TERMINAL[pre.profile]
-    for key, before in pre.sales.items():
+    for key, before in items_in_key_order(pre.sales):
         after = post.sales.get(key)
         if after is None:
             yield Violation(rule="terminal_states_absorb", entity=str(key), message="a sale vanished outside a restart")
@@ -235,7 +236,8 @@ def terminal_states_absorb(pre: MarketState, action: MarketAction, outcome: Mark
 
 
 def _saved_enabled(pre: MarketState, post: MarketState) -> bool:
-    for availability_id, after in post.reservations.availabilities.items():
+    for availability_id in sorted(post.reservations.availabilities):
+        after = post.reservations.availabilities[availability_id]
         before = pre.reservations.availabilities.get(availability_id)
         if not isinstance(after, AvailabilityHead) or not after.enabled:
             continue
@@ -318,7 +320,7 @@ def request_state_changes_allowed(
     if post is None:
         return
     rule = "request_state_changes_allowed"
-    for request_id, after in post.requests.items():
+    for request_id, after in items_in_key_order(post.requests):
         before = pre.requests.get(request_id)
         if before is None and after.state is not RequestState.NEW:
             yield Violation(rule=rule, entity=request_id, message=f"a new request starts {after.state.value}")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from invariants.catalogue import BOTH, HEAD, Invariant, Violation
 from model.entities import Availability535, AvailabilityHead, free_bytes
 from model.numbers import largest
-from model.state import AnyState
+from model.state import AnyState, in_key_order, items_in_key_order
 
 
 def repo_within_quota(state: AnyState) -> Iterator[Violation]:
@@ -31,8 +31,8 @@ def repo_within_quota(state: AnyState) -> Iterator[Violation]:
 
 
 def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
-    free = sum(free_bytes(a) for a in state.availabilities.values())
-    held = sum(r.size for r in state.reservations.values())
+    free = sum(free_bytes(a) for a in state.availabilities_by_id())
+    held = sum(r.size for r in state.reservations_by_id())
     if state.repo.reserved != free + held:
         yield Violation(
             rule="repo_reserved_identity",
@@ -44,12 +44,12 @@ def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
 
 
 def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities.values():
+    for availability in state.availabilities_by_id():
         ledger = state.availability_ledgers.get(availability.id)
         if ledger is None:
             continue
         accounted = free_bytes(availability) + ledger.lost
-        for reservation_id in ledger.reservations:
+        for reservation_id in sorted(ledger.reservations):
             held = state.reservation_ledgers.get(reservation_id)
             if held is not None:  # a missing ledger is reservation_has_availability's to report
                 accounted += held.slot_size - held.returned
@@ -65,7 +65,7 @@ def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
 
 
 def free_size_within_total(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities.values():
+    for availability in state.availabilities_by_id():
         if isinstance(availability, AvailabilityHead) and availability.free_size > availability.total_size:
             yield Violation(
                 rule="free_size_within_total",
@@ -77,7 +77,7 @@ def free_size_within_total(state: AnyState) -> Iterator[Violation]:
 
 
 def reservation_size_within_slot(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations.values():
+    for reservation in state.reservations_by_id():
         ledger = state.reservation_ledgers.get(reservation.id)
         if ledger is not None and not 0 <= reservation.size <= ledger.slot_size:
             yield Violation(
@@ -90,7 +90,7 @@ def reservation_size_within_slot(state: AnyState) -> Iterator[Violation]:
 
 
 def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations.values():
+    for reservation in state.reservations_by_id():
         parent = state.availability_ledgers.get(reservation.availability_id)
         if reservation.availability_id not in state.availabilities or parent is None:
             yield Violation(
@@ -104,9 +104,9 @@ def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
                 entity=reservation.id,
                 message=f"reservation is not indexed under availability {reservation.availability_id}",
             )
-    for availability_id, ledger in state.availability_ledgers.items():
+    for availability_id, ledger in items_in_key_order(state.availability_ledgers):
         indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
-        latest = largest(0, *ledger.reservations.values())
+        latest = largest(0, *in_key_order(ledger.reservations))
         if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
             yield Violation(
                 rule="reservation_has_availability",
@@ -118,7 +118,7 @@ def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
 
 
 def until_covers_reservations(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations.values():
+    for reservation in state.reservations_by_id():
         availability = state.availabilities.get(reservation.availability_id)
         if not isinstance(availability, AvailabilityHead) or availability.until == 0:
             continue
@@ -134,7 +134,7 @@ def until_covers_reservations(state: AnyState) -> Iterator[Violation]:
 
 
 def until_not_negative(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities.values():
+    for availability in state.availabilities_by_id():
         if isinstance(availability, AvailabilityHead) and availability.until < 0:
             yield Violation(
                 rule="until_not_negative",
@@ -146,7 +146,7 @@ def until_not_negative(state: AnyState) -> Iterator[Violation]:
 
 
 def collateral_within_total(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities.values():
+    for availability in state.availabilities_by_id():
         if not isinstance(availability, AvailabilityHead):
             continue
         if not 0 <= availability.total_remaining_collateral <= availability.total_collateral:
@@ -163,13 +163,13 @@ def collateral_within_total(state: AnyState) -> Iterator[Violation]:
 
 
 def collateral_conserved(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities.values():
+    for availability in state.availabilities_by_id():
         if not isinstance(availability, AvailabilityHead):
             continue
         ledger = state.availability_ledgers.get(availability.id)
         if ledger is None:
             continue
-        held = sum(r.collateral for rid in ledger.reservations if (r := state.reservation_ledgers.get(rid)))
+        held = sum(r.collateral for rid in sorted(ledger.reservations) if (r := state.reservation_ledgers.get(rid)))
         observed = availability.total_remaining_collateral + held
         if observed == availability.total_collateral and ledger.collateral_leaked == 0:
             continue
@@ -189,7 +189,7 @@ def collateral_conserved(state: AnyState) -> Iterator[Violation]:
 
 
 def returned_within_written(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations.values():
+    for reservation in state.reservations_by_id():
         ledger = state.reservation_ledgers.get(reservation.id)
         if ledger is not None and ledger.returned > ledger.slot_size - reservation.size:
             yield Violation(
@@ -199,7 +199,7 @@ def returned_within_written(state: AnyState) -> Iterator[Violation]:
                 expected=ledger.slot_size - reservation.size,
                 observed=ledger.returned,
             )
-    for availability_id, parent in state.availability_ledgers.items():
+    for availability_id, parent in items_in_key_order(state.availability_ledgers):
         if parent.lost < 0:
             yield Violation(
                 rule="returned_within_written",

@@ -33,7 +33,7 @@ from model.actions import (
     UpdateAvailability,
 )
 from model.entities import Availability535, AvailabilityHead, free_bytes
-from model.state import AnyState
+from model.state import AnyState, same_state
 
 
 def _collateral(availability: Availability535 | AvailabilityHead) -> int:
@@ -48,7 +48,7 @@ def _others_unchanged(
         ("availability", pre.availabilities, post.availabilities, availability_ids),
         ("reservation", pre.reservations, post.reservations, reservation_ids),
     ):
-        for key in set(before) | set(after):
+        for key in sorted(set(before) | set(after)):
             if key not in named and before.get(key) != after.get(key):
                 yield Violation(
                     rule=rule, entity=key, message=f"{kind} {key} changed although the action does not touch it"
@@ -73,7 +73,7 @@ def delete_returns_remaining_bytes(pre: AnyState, action: Action, outcome: Outco
     post = outcome.state
     reservation = pre.reservations.get(action.reservation_id)
     if reservation is None or reservation.availability_id != action.availability_id:
-        if post != pre:
+        if not same_state(post, pre):
             yield Violation(
                 rule=rule, entity=action.reservation_id, message="deleting a missing reservation changed the state"
             )
@@ -274,7 +274,7 @@ def find_returns_first_match(pre: AnyState, action: Action, outcome: Outcome) ->
         return
     matching = sorted(
         a.id
-        for a in pre.availabilities.values()
+        for a in pre.availabilities_by_id()
         if (isinstance(a, AvailabilityHead) and isinstance(action, FindAvailabilityHead) and _head_match(a, action))
         or (isinstance(a, Availability535) and isinstance(action, FindAvailability535) and _old_match(a, action))
     )
@@ -285,7 +285,7 @@ def find_returns_first_match(pre: AnyState, action: Action, outcome: Outcome) ->
             entity=str(outcome.found),
             message=f"find returned {outcome.found!r} where the first match by id is {expected!r}",
         )
-    if outcome.state != pre:
+    if not same_state(outcome.state, pre):
         yield Violation(rule=rule, entity="state", message="find changed the state")
 
 
@@ -295,7 +295,8 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
         return
     post = outcome.state
     given_back: dict[str, int] = {}
-    for rid, reservation in pre.reservations.items():
+    for rid in sorted(pre.reservations):
+        reservation = pre.reservations[rid]
         active = (reservation.request_id, reservation.slot_index) in action.active_slots
         if active and post.reservations.get(rid) != reservation:
             yield Violation(rule=rule, entity=rid, message="an active reservation was deleted or changed")
@@ -303,7 +304,8 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
             if rid in post.reservations:
                 yield Violation(rule=rule, entity=rid, message="an inactive reservation survived the restart cleanup")
             given_back[reservation.availability_id] = given_back.get(reservation.availability_id, 0) + reservation.size
-    for aid, before in pre.availabilities.items():
+    for aid in sorted(pre.availabilities):
+        before = pre.availabilities[aid]
         after = post.availabilities.get(aid)
         if after is None:
             yield from _missing(rule, aid, after)
@@ -325,7 +327,8 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
 def reservation_size_never_grows(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
     if not isinstance(outcome, Accepted):
         return
-    for rid, after in outcome.state.reservations.items():
+    for rid in sorted(outcome.state.reservations):
+        after = outcome.state.reservations[rid]
         before = pre.reservations.get(rid)
         if before is not None and after.size > before.size:
             yield Violation(

@@ -156,7 +156,7 @@ def find_availability(
     )
     if bad is not None:
         return bad
-    return first_by_id(state.availabilities.values(), lambda a: matches(a, size, duration, min_price, collateral))
+    return first_by_id(state.availabilities_by_id(), lambda a: matches(a, size, duration, min_price, collateral))
 
 
 def _delete(state: State535, reservation_id: str, availability_id: str) -> State535 | Rejection:

@@ -522,7 +522,7 @@ def find_availability(
     if bad is not None:
         return bad
     return first_by_id(
-        state.availabilities.values(),
+        state.availabilities_by_id(),
         lambda a: matches(a, size, duration, price_per_byte_per_second, collateral_per_byte, valid_until),
     )
 

@@ -104,15 +104,13 @@ def expire_block(state: S, *, bytes: int) -> S | OutOfRange | QuotaUnderflow:
 
 
 def first_by_id(availabilities: Iterable[AA], matches: Callable[[AA], bool]) -> AA | None:
-    """The matching availability with the smallest id: ``findAvailability``'s first hit in key order.
+    """The first matching availability of ``availabilities`` (given sorted by id): ``findAvailability``'s
+    first hit in key order, since LevelDB's key order is the hex id's order (spec §1.3).
 
-    One pass, no sort: LevelDB's key order is the hex id's order (spec §1.3).
+    Callers pass ``state.availabilities_by_id()``; the order also fixes the order in which a
+    symbolic run meets the branches (model/state.py rule 5).
     """
-    found: AA | None = None
-    for availability in availabilities:
-        if matches(availability) and (found is None or availability.id < found.id):
-            found = availability
-    return found
+    return next((availability for availability in availabilities if matches(availability)), None)
 
 
 def delete_inactive_reservations(

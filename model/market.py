@@ -72,7 +72,7 @@ from model.market_state import (
 from model.sale import SaleEvent, SaleState, next_state
 from model.sale_effects import EFFECTS, SUBSCRIBING
 from model.slot_queue import SlotQueueItem
-from model.state import Profile
+from model.state import Profile, items_in_key_order
 
 
 @attrs.frozen(kw_only=True)
@@ -323,7 +323,7 @@ def my_slots(market: MarketState) -> frozenset[tuple[str, int]]:
     """``market.mySlots()``: the slots this host holds on chain."""
     return frozenset(
         (request_id, index)
-        for request_id, request in market.requests.items()
+        for request_id, request in items_in_key_order(market.requests)
         for index in range(len(request.slots))
         if mine(request, index)
     )
@@ -337,14 +337,15 @@ def _restart(progress: Progress, rules: MarketRules, action: Restart) -> Progres
     known = market.known_lost
     if market.profile is Profile.CODEX_HEAD:
         res = market.reservations
-        for rid, reservation in res.reservations.items():
+        for rid in sorted(res.reservations):
+            reservation = res.reservations[rid]
             ledger = res.reservation_ledgers[rid]
             written = ledger.slot_size - reservation.size - ledger.returned
             if (reservation.request_id, reservation.slot_index) not in active and written > 0:
                 known = known.set(reservation.availability_id, known.get(reservation.availability_id, 0) + written)
     progress = with_market(progress, sales=immutables.Map(), queue=slot_queue.restarted(market.queue), known_lost=known)
     progress, _ = run_reservations(progress, rules, DeleteInactiveReservations(active_slots=active))
-    orphans = {(r.request_id, r.slot_index): rid for rid, r in progress.market.reservations.reservations.items()}
+    orphans = {(r.request_id, r.slot_index): r.id for r in progress.market.reservations.reservations_by_id()}
     for request_id, index in sorted(active):
         agent = Sale(
             request_id=request_id, slot_index=index, state=SaleState.UNKNOWN, orphan=orphans.get((request_id, index))

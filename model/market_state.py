@@ -32,7 +32,7 @@ from model.entities import Availability535, AvailabilityHead
 from model.errors import Rejection
 from model.sale import ENDINGS, TABLES, Ending, SaleEvent, SaleState, Table, next_state
 from model.slot_queue import SlotQueue, SlotQueueItem
-from model.state import AnyState, Profile, initial_state
+from model.state import AnyState, Profile, in_key_order, initial_state, items_in_key_order
 
 SaleKey = tuple[str, int, int]
 SlotKey = tuple[str, int]
@@ -198,7 +198,8 @@ def saved(pre: AnyState, post: AnyState) -> tuple[Availability535 | Availability
     if pre.availabilities is post.availabilities:
         return ()
     fired = []
-    for availability_id, after in post.availabilities.items():
+    for availability_id in sorted(post.availabilities):
+        after = post.availabilities[availability_id]
         before = pre.availabilities.get(availability_id)
         if before is None or (before is not after and _increased(before, after)):
             fired.append(after)
@@ -229,7 +230,7 @@ def _on_saved(progress: Progress, rules: MarketRules, availability: Availability
     if isinstance(availability, AvailabilityHead):
         queue = progress.market.queue
         return with_market(progress, queue=slot_queue.availability_saved(queue)) if availability.enabled else progress
-    for request in sorted(progress.market.requests.values(), key=lambda r: r.terms.request_id):
+    for request in sorted(in_key_order(progress.market.requests), key=lambda r: r.terms.request_id):
         if request.state is RequestState.NEW:
             for index in range(request.terms.slots):
                 progress = push_item(progress, rules, queue_item(request, index, repair=False, discount=0))
@@ -293,7 +294,7 @@ def sales_of(market: MarketState, request_id: str, slot_index: int | None = None
     return tuple(
         sorted(
             key
-            for key, sale in market.sales.items()
+            for key, sale in items_in_key_order(market.sales)
             if not sale.ended and key[0] == request_id and (slot_index is None or key[1] == slot_index)
         )
     )

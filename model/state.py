@@ -9,6 +9,9 @@ Rules:
    a pair that does not match is ``NotExists``.
 4. Look-up helpers here return the record or a ``NotExists``; arithmetic lives in the
    profile modules.
+5. A HAMT iterates in hash order, and string hashes change with every process; whatever
+   iterates a map to build a sum, a list of violations or a formula uses ``in_key_order`` /
+   ``items_in_key_order``, so reports and Z3 terms are the same in every run.
 
 Mirrors: codex-sales-spec §1.3 (key layout), §1.4 (repo quota), §2.0 (get/exists).
 """
@@ -16,6 +19,7 @@ Mirrors: codex-sales-spec §1.3 (key layout), §1.4 (repo quota), §2.0 (get/exi
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Generic, TypeVar
 
 import attrs
@@ -48,6 +52,8 @@ DEFAULT_QUOTA = {Profile.CODEX_535: 1 << 33, Profile.CODEX_HEAD: 20 * (1 << 30)}
 
 A = TypeVar("A", Availability535, AvailabilityHead)
 R = TypeVar("R", Reservation535, ReservationHead)
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @attrs.frozen(kw_only=True)
@@ -60,6 +66,14 @@ class ReservationsState(Generic[A, R]):
     reservations: immutables.Map[str, R] = immutables.Map()
     availability_ledgers: immutables.Map[str, AvailabilityLedger] = immutables.Map()
     reservation_ledgers: immutables.Map[str, ReservationLedger] = immutables.Map()
+
+    def availabilities_by_id(self) -> list[A]:
+        """The availabilities, sorted by id (rule 5)."""
+        return in_key_order(self.availabilities)
+
+    def reservations_by_id(self) -> list[R]:
+        """The reservations, sorted by id (rule 5)."""
+        return in_key_order(self.reservations)
 
 
 State535 = ReservationsState[Availability535, Reservation535]
@@ -90,6 +104,32 @@ def get_reservation(state: ReservationsState[A, R], reservation_id: str, availab
     if found is None or found.availability_id != availability_id:
         return NotExists(entity="reservation", id=reservation_id)
     return found
+
+
+def in_key_order(mapping: Mapping[K, V]) -> list[V]:
+    """The values of ``mapping``, sorted by key (deterministic across processes, unlike a HAMT)."""
+    return [mapping[key] for key in sorted(mapping)]  # type: ignore[type-var]
+
+
+def items_in_key_order(mapping: Mapping[K, V]) -> list[tuple[K, V]]:
+    """The items of ``mapping``, sorted by key."""
+    return [(key, mapping[key]) for key in sorted(mapping)]  # type: ignore[type-var]
+
+
+def same_state(first: AnyState, second: AnyState) -> bool:
+    """``first == second``, comparing every map in key order (rule 5): the same result, and
+    the same sequence of comparisons, so the same Z3 term, in every process."""
+    if first is second:
+        return True
+    if first.profile is not second.profile or first.repo != second.repo:
+        return False
+    for field in ("availabilities", "reservations", "availability_ledgers", "reservation_ledgers"):
+        mine, theirs = getattr(first, field), getattr(second, field)
+        if sorted(mine) != sorted(theirs):
+            return False
+        if not all(mine[key] == theirs[key] for key in sorted(mine)):
+            return False
+    return True
 
 
 def reservations_of(state: ReservationsState[A, R], availability_id: str) -> tuple[R, ...]:

@@ -8,10 +8,11 @@ import pytest
 from invariants.symbolic import run as proofs
 from invariants.symbolic.obligations import Case, generate
 from invariants.symbolic.prover import Budget, discharge
-from invariants.symbolic.replay import replay
+from invariants.symbolic.replay import concrete_wraps, replay
 from invariants.symbolic.states import Scope
 from invariants.symbolic.values import Mode
-from model.state import Profile
+from model.actions import Accepted, CreateAvailabilityHead, CreateReservationHead, ReturnBytesToAvailability, apply
+from model.state import Profile, initial_state
 from variants.broken import VARIANTS
 from variants.faithful import RETURN_BYTES_UNGUARDED
 
@@ -79,6 +80,7 @@ def test_unguarded_return_wraps_with_the_minimal_counterexample(outcome):
     values = result.model.values
     assert values["r11.size"] == 1
     assert values["return_bytes_to_availability[api].bytes"] == 0
+    assert proofs.confirm(result) == "concrete replay: `to_return = bytes - reservation.size` wraps"
 
 
 def test_bit_vector_mode_refutes_the_unguarded_return_too():
@@ -155,3 +157,59 @@ def test_an_exhausted_budget_is_unknown_never_proved():
     result = discharge(obligation, Budget(rlimit=2_000, cores=False))
     assert result.status == "unknown"
     assert result.reason
+
+
+def _head_with_one_reservation():
+    state = initial_state(Profile.CODEX_HEAD)
+    for action in (
+        CreateAvailabilityHead(
+            availability_id="a1", total_size=4, duration=10, min_price_per_byte_per_second=1, total_collateral=10
+        ),
+        CreateReservationHead(
+            availability_id="a1",
+            reservation_id="r11",
+            slot_size=2,
+            request_id="q11",
+            slot_index=0,
+            collateral_per_byte=1,
+            valid_until=5,
+        ),
+    ):
+        assert concrete_wraps(state, action) == ()
+        outcome = apply(state, action)
+        assert isinstance(outcome, Accepted)
+        state = outcome.state
+    return state
+
+
+@pytest.mark.parametrize(("returned", "wraps"), [(0, True), (1, True), (2, False), (3, False)])
+def test_a_concrete_step_shows_the_line_that_wraps(returned, wraps):
+    state = _head_with_one_reservation()
+    action = ReturnBytesToAvailability(availability_id="a1", reservation_id="r11", bytes=returned)
+    found = concrete_wraps(state, action, RETURN_BYTES_UNGUARDED.table)
+    assert [w.text for w in found] == (["to_return = bytes - reservation.size"] if wraps else [])
+    assert concrete_wraps(state, action) == ()  # the model guards the subtraction
+
+
+def test_bit_vector_mode_tries_the_integer_proofs_core_first():
+    """A proof from a subset of the hypotheses is a proof; a subset too small falls back to all."""
+    only = frozenset({"release_bytes"})
+    name = "release_bytes/invariant:repo_reserved_identity"
+    ints = generate(Profile.CODEX_535, Mode.INT, SCOPE, only=only)
+    bits = generate(Profile.CODEX_535, Mode.BV, SCOPE, only=only)
+    (in_ints,) = [o for o in ints.obligations if o.name.endswith(name)]
+    (in_bits,) = [o for o in bits.obligations if o.name.endswith(name)]
+    core = discharge(in_ints, Budget()).core
+    assert "inv:repo_reserved_identity" in core
+    focused = discharge(in_bits, Budget(cores=False), focus=core)
+    assert (focused.status, focused.focused, focused.core) == ("proved", True, core)
+    fallback = discharge(in_bits, Budget(cores=False), focus=())
+    assert (fallback.status, fallback.focused) == ("proved", False)
+
+
+@pytest.mark.slow
+def test_bit_vector_suite_proves_everything_expected():
+    """The whole bit-vector suite (about two minutes: bench/bench_proofs.py times it)."""
+    outcome = proofs.run(list(Profile), [Mode.BV], SCOPE, Budget())
+    unexpected = [r.obligation.name for r in outcome.results if not r.as_expected]
+    assert unexpected == []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from invariants.symbolic import z3api as z
@@ -12,6 +16,7 @@ from invariants.symbolic.values import (
     SIZE,
     TIME,
     Mode,
+    OffTrail,
     Pruner,
     Space,
     Sym,
@@ -165,3 +170,81 @@ def test_a_path_that_raises_is_kept_as_a_crash():
 
     paths = explore(fragile)
     assert sorted(type(p.crashed).__name__ for p in paths) == ["KeyError", "NoneType"]
+
+
+def test_generated_obligations_are_the_same_in_every_process():
+    """String hashes change per process; no term may depend on a map's hash order (state.py rule 5)."""
+    script = (
+        "from invariants.symbolic.obligations import generate\n"
+        "from invariants.symbolic.states import Scope\n"
+        "from invariants.symbolic.values import Mode\n"
+        "from model.state import Profile\n"
+        "ops = frozenset({'find_availability', 'delete_reservation'})\n"
+        "for profile in Profile:\n"
+        "    print(generate(profile, Mode.INT, Scope.parse('2x2'), only=ops).digest())\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1, digests
+
+
+def test_bit_vector_comparisons_of_sums_are_one_canonical_term():
+    """The quota guard and the invariant it protects, associated differently, become one term
+    (SAT cannot cheaply prove two adder trees equal; the linear normal form makes them the same)."""
+    space = Space(Mode.BV)
+    n, m, u, r = (space.number(name, SIZE) for name in ("n", "m", "u", "r"))
+    guard = space.compare("<=", n, m - (u + r))
+    invariant = space.compare("<=", u + n + r, m)
+    assert guard.term.eq(invariant.term)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(0, 0, 0, 0), (5, 3, -7, 2), (2**64 - 1, 1, -(2**63), 2**64 - 1), (1, 2**64 - 1, 2**63 - 1, 0)],
+)
+def test_the_linear_normal_form_means_what_the_comparison_means(values):
+    space = Space(Mode.BV)
+    x, y = space.number("x", SIZE), space.number("y", SIZE)
+    t, w = space.number("t", TIME), space.number("w", SIZE)
+    vx, vy, vt, vw = values
+    cases = {
+        "<": (x - y + t, w + 3, vx - vy + vt < vw + 3),
+        "==": (x + w, y + w - t, vx + vw == vy + vw - vt),
+        ">=": (x + x - y, t - 5, 2 * vx - vy >= vt - 5),
+    }
+    binding = [
+        (x.term, z.BitVecVal(vx, 64, space.ctx)),
+        (y.term, z.BitVecVal(vy, 64, space.ctx)),
+        (t.term, z.BitVecVal(vt % 2**64, 64, space.ctx)),
+        (w.term, z.BitVecVal(vw, 64, space.ctx)),
+    ]
+    for op, (left, right, expected) in cases.items():
+        formula = space.compare(op, left, right).term
+        assert z.is_true(z.simplify(z.substitute(formula, *binding))) is expected, op
+
+
+def _branchy(a: Sym, b: Sym) -> str:
+    if a < b:
+        return "less" if a + 1 < b else "next"
+    return "equal" if a == b else "more"
+
+
+def test_bit_vector_mode_replays_the_paths_integer_mode_found():
+    ints = Space(Mode.INT)
+    a, b = ints.number("a", SIZE), ints.number("b", SIZE)
+    found = explore(lambda: _branchy(a, b), Pruner(ints, []))
+    bits = Space(Mode.BV)
+    c, d = bits.number("a", SIZE), bits.number("b", SIZE)
+    replayed = explore(lambda: _branchy(c, d), trails=[p.trail for p in found])
+    assert [p.result for p in replayed] == [p.result for p in found]
+    assert [p.trail for p in replayed] == [p.trail for p in found]
+    with pytest.raises(OffTrail):
+        explore(lambda: _branchy(c, d), trails=[found[0].trail[:1]])

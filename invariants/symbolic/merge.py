@@ -83,6 +83,8 @@ def _merge_leaf(space: Space, conditions: Sequence[Any], leaves: Sequence[Any]) 
     first = leaves[0]
     if all(leaf is first for leaf in leaves):
         return first
+    if isinstance(first, Sym) and all(isinstance(leaf, Sym) and leaf.term.eq(first.term) for leaf in leaves):
+        return first
     if isinstance(first, SymBool):
         term = leaves[-1].term
         for condition, leaf in zip(reversed(conditions[:-1]), reversed(leaves[:-1]), strict=True):
@@ -105,14 +107,22 @@ def _merge_leaf(space: Space, conditions: Sequence[Any], leaves: Sequence[Any]) 
     return Sym(space, term, low, high, domains.pop() if len(domains) == 1 else None, signed)
 
 
-def merge(space: Space, paths: Sequence[Path]) -> list[Merged]:
-    """Group the paths that did not crash by the skeleton of their result, and merge each group."""
+def merge(space: Space, paths: Sequence[Path], *, same_numbers: bool = False) -> list[Merged]:
+    """Group the paths that did not crash by the skeleton of their result, and merge each group.
+
+    With ``same_numbers`` (bit-vector mode), paths are grouped only when their numbers are the
+    same terms, so no number becomes an ``ite``: a sum with an ``ite`` term inside is a different
+    adder circuit from the sum the hypotheses state, and SAT cannot cheaply prove the two equal.
+    Flags may still differ (an ``ite`` of booleans costs nothing).
+    """
     groups: dict[Any, list[tuple[int, list[Any]]]] = {}
     for index, path in enumerate(paths):
         if path.crashed is not None:
             continue
         leaves: list[Any] = []
         key = skeleton(path.result, leaves)
+        if same_numbers:
+            key = (key, tuple(leaf.term.get_id() for leaf in leaves if isinstance(leaf, Sym)))
         groups.setdefault(key, []).append((index, leaves))
     merged: list[Merged] = []
     for members in groups.values():

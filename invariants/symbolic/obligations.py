@@ -21,6 +21,7 @@ Mirrors: codex-sales-spec §6 (the invariants), §2 (the operations), §2.12 (th
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -113,6 +114,26 @@ class Suite:
     obligations: list[Obligation]
     dead_branches: dict[str, int]
     variant: str | None = None
+    #: The vacuity checks' answers, by question (ids of the hypotheses, then of the premises, in
+    #: this suite's context): the obligations of a suite share their hypotheses, and those of one
+    #: operation their paths, so each question is asked once.
+    vacuity_answers: dict[tuple[int, ...], tuple[str, str]] = attrs.field(factory=dict, repr=False)
+
+    def digest(self) -> str:
+        """A fingerprint of every obligation's text (names, hypotheses, cases): two runs that
+        print the same digest asked Z3 the same questions. It is the same in every process,
+        because nothing that builds a term iterates a map in hash order (model/state.py rule 5)."""
+        h = hashlib.sha256()
+        for obligation in self.obligations:
+            h.update(obligation.name.encode())
+            for name, formula in {**obligation.hypotheses, **obligation.extra}.items():
+                h.update(name.encode())
+                h.update(formula.sexpr().encode())
+            for case in obligation.cases:
+                h.update(case.label.encode())
+                h.update(case.premise.sexpr().encode())
+                h.update(case.goal.sexpr().encode())
+        return h.hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -140,9 +161,17 @@ def generate(
     variant: str | None = None,
     only: frozenset[str] | None = None,
 ) -> Suite:
-    """Every obligation of ``profile`` in ``mode`` over ``scope`` (with a variant's operations)."""
+    """Every obligation of ``profile`` in ``mode`` over ``scope`` (with a variant's operations).
+
+    In bit-vector mode the paths are those of an integer-mode exploration of the same code,
+    replayed by their trails (``values.explore``): the same paths, found without bit-blasting a
+    single pruning query.
+    """
     with validators_off():
-        return _generate(profile, mode, scope, operations, variant, only)
+        shadow = None
+        if mode is Mode.BV:
+            shadow = _generate(profile, Mode.INT, scope, operations, variant, only, obligations=False)
+        return _generate(profile, mode, scope, operations, variant, only, shadow=shadow)
 
 
 def _generate(  # noqa: PLR0912
@@ -152,6 +181,9 @@ def _generate(  # noqa: PLR0912
     table: OperationTable | None,
     variant: str | None,
     only: frozenset[str] | None,
+    *,
+    obligations: bool = True,
+    shadow: Suite | None = None,
 ) -> Suite:
     space = Space(mode)
     src = SymbolSource(space)
@@ -170,17 +202,28 @@ def _generate(  # noqa: PLR0912
         ).holds
         if any(rule == invariant.name for rule, _ in KNOWN_BREAKS):
             strict[invariant.name] = rule_formula(space, _bind_state(invariant, state), modulo_known=False).holds
-    pruner = Pruner(space, list(hypotheses.values()))
     grouped: dict[str, list[tuple[Shape, tuple[Path, ...]]]] = {}
-    for shape in every_shape:
-        action = shape.action
-        paths = explore(lambda action=action: apply(state, action, table), pruner)  # type: ignore[misc]
-        grouped.setdefault(shape.operation, []).append((shape, tuple(paths)))
+    if shadow is None:
+        pruner = Pruner(space, list(hypotheses.values()))
+        dead = pruner.dead
+        for shape in every_shape:
+            action = shape.action
+            paths = explore(lambda action=action: apply(state, action, table), pruner)  # type: ignore[misc]
+            grouped.setdefault(shape.operation, []).append((shape, tuple(paths)))
+    else:
+        dead = shadow.dead_branches
+        trails = {shape.label: [p.trail for p in paths] for runs in shadow.operations for shape, paths in runs.runs}
+        for shape in every_shape:
+            action = shape.action
+            paths = explore(lambda action=action: apply(state, action, table), trails=trails[shape.label])  # type: ignore[misc]
+            grouped.setdefault(shape.operation, []).append((shape, tuple(paths)))
     runs = tuple(
         OperationRuns(
             operation=op,
             runs=tuple(r),
-            merged=tuple((shape, tuple(merge(space, paths))) for shape, paths in r),
+            merged=tuple((shape, tuple(merge(space, paths, same_numbers=mode is Mode.BV))) for shape, paths in r)
+            if obligations
+            else (),
         )
         for op, r in grouped.items()
     )
@@ -193,9 +236,11 @@ def _generate(  # noqa: PLR0912
         hypotheses=hypotheses,
         operations=runs,
         obligations=[],
-        dead_branches=pruner.dead,
+        dead_branches=dead,
         variant=variant,
     )
+    if not obligations:
+        return suite
     prefix = f"{profile.value}/{mode.value}"
     for op_runs in runs:
         operation = op_runs.operation

@@ -7,14 +7,16 @@ Rules:
 3. The budget is z3's deterministic ``rlimit``; a wall-clock timeout is only a backstop.
 4. A proof is first found untracked; a second pass with tracked hypotheses names the ones
    the proof used (its unsat core).
-5. A refutation is minimised with ``Optimize`` (smallest values of the symbols its failing
-   case mentions) and replayed concretely by ``counterexamples``.
+5. A refutation names the first failing case in the obligation's order, is minimised with
+   ``Optimize`` (smallest values of the symbols that case mentions) under the same ``rlimit``
+   budget, and is replayed concretely by ``replay``. Nothing depends on the wall clock unless
+   the backstop fires, so a report is the same on a fast machine and a slow one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -29,7 +31,7 @@ class Budget:
 
     rlimit: int = 50_000_000
     timeout_ms: int = 60_000
-    minimise_ms: int = 10_000
+    minimise_ms: int = 60_000  # a backstop; the rlimit decides
     cores: bool = True
 
 
@@ -56,6 +58,7 @@ class Result:
     reason: str = ""
     model: Model | None = None
     live_cases: int = 0
+    focused: bool = False  # proved from the ``focus`` hypotheses alone (core from integer mode)
 
     @property
     def as_expected(self) -> bool:
@@ -70,8 +73,13 @@ def _value(raw: Any) -> int | bool:
     return int(raw.as_long())
 
 
-def discharge(obligation: Obligation, budget: Budget | None = None) -> Result:
-    """Decide one obligation in a fresh context."""
+def discharge(obligation: Obligation, budget: Budget | None = None, focus: Collection[str] | None = None) -> Result:
+    """Decide one obligation in a fresh context.
+
+    ``focus`` names hypotheses to try alone first (the unsat core of the same obligation proved
+    in integer mode): if they prove it, the result is ``proved`` with them as its core; if not,
+    the obligation is decided with every hypothesis as usual. The vacuity checks always use all.
+    """
     budget = budget or Budget()
     started = time.perf_counter()
     ctx = z.Context()
@@ -83,28 +91,38 @@ def discharge(obligation: Obligation, budget: Budget | None = None) -> Result:
     solver.set("timeout", budget.timeout_ms)
     solver.add(*named.values())
 
+    focus_solver: Any = None
+
     def done(status: str, **kw: Any) -> Result:
         return Result(
             obligation=obligation,
             status=status,
             seconds=time.perf_counter() - started,
-            rlimit=z.rlimit_used(solver),
+            rlimit=z.rlimit_used(solver) + (z.rlimit_used(focus_solver) if focus_solver is not None else 0),
             **kw,
         )
 
-    answer = solver.check()
-    if answer == z.unsat:
+    answer, why = _vacuity(obligation, (), solver)
+    if answer == "unsat":
         return done("vacuous", reason="the hypotheses contradict each other")
-    if answer == z.unknown:
-        return done("unknown", reason=f"hypotheses: {solver.reason_unknown()}")
-    solver.push()
-    solver.add(z.Or(z.BoolVal(False, ctx), *premises))
-    answer = solver.check()
-    solver.pop()
-    if answer == z.unsat:
+    if answer == "unknown":
+        return done("unknown", reason=f"hypotheses: {why}")
+    premise_ids = tuple(c.premise.get_id() for c in obligation.cases)
+    answer, why = _vacuity(obligation, premise_ids, solver, z.Or(z.BoolVal(False, ctx), *premises))
+    if answer == "unsat":
         return done("vacuous", reason="no path's condition is satisfiable with the hypotheses")
-    if answer == z.unknown:
-        return done("unknown", reason=f"premises: {solver.reason_unknown()}")
+    if answer == "unknown":
+        return done("unknown", reason=f"premises: {why}")
+    if focus is not None:
+        # A proof from a subset of the hypotheses is a proof from all of them (monotonicity).
+        focus_solver = z.Solver(ctx=ctx)
+        focus_solver.set("rlimit", budget.rlimit)
+        focus_solver.set("timeout", budget.timeout_ms)
+        focus_solver.add(*(f for name, f in named.items() if name in focus or name == "lemmas"))
+        focus_solver.add(z.Or(z.BoolVal(False, ctx), *failures))
+        if focus_solver.check() == z.unsat:
+            used = tuple(sorted(name for name in named if name in focus))
+            return done("proved", core=used or ("(none: the goal holds on its own)",), focused=True)
     solver.push()
     solver.add(z.Or(z.BoolVal(False, ctx), *failures))
     answer = solver.check()
@@ -116,6 +134,28 @@ def discharge(obligation: Obligation, budget: Budget | None = None) -> Result:
     solver.pop()
     core = _core(named, failures, ctx, budget) if budget.cores else ("(cores not computed)",)
     return done("proved", core=core)
+
+
+def _vacuity(obligation: Obligation, key: tuple[int, ...], solver: Any, extra: Any = None) -> tuple[str, str]:
+    """Is ``solver``'s hypotheses (and ``extra``) satisfiable? Asked once per suite and question:
+    the obligations of a suite share their hypotheses (``key`` ``()``), and those of one operation
+    their paths (``key``: the premises' ids in the suite's context)."""
+    suite = obligation.suite
+    assumed = {**obligation.hypotheses, **obligation.extra}
+    full_key = (*(formula.get_id() for formula in assumed.values()), -1, *key)
+    if suite is not None and full_key in suite.vacuity_answers:
+        return suite.vacuity_answers[full_key]
+    if extra is not None:
+        solver.push()
+        solver.add(extra)
+    answer = solver.check()
+    reason = solver.reason_unknown() if answer == z.unknown else ""
+    if extra is not None:
+        solver.pop()
+    found = ("unsat" if answer == z.unsat else "unknown" if answer == z.unknown else "sat", reason)
+    if suite is not None:
+        suite.vacuity_answers[full_key] = found
+    return found
 
 
 def _core(named: Mapping[str, Any], failures: list[Any], ctx: Any, budget: Budget) -> tuple[str, ...]:
@@ -132,13 +172,36 @@ def _core(named: Mapping[str, Any], failures: list[Any], ctx: Any, budget: Budge
     return tuple(names) if names else ("(none: the goal holds on its own)",)
 
 
+def _first_failing_case(named: Mapping[str, Any], failures: list[Any], model: Any, ctx: Any, budget: Budget) -> int:
+    """The first case, in the obligation's order, that can fail: the report names the same case every run.
+
+    The solver's own model satisfies some failing case, but which one depends on its heuristics;
+    asking case by case does not. If no single case is decided within the budget, fall back to the
+    case the solver's model breaks.
+    """
+    fallback = next(i for i, f in enumerate(failures) if z.is_true(model.eval(f, model_completion=True)))
+    probe = z.Solver(ctx=ctx)
+    probe.set("rlimit", budget.rlimit)
+    probe.set("timeout", budget.timeout_ms)
+    probe.add(*named.values())
+    for index, failing in enumerate(failures[:fallback]):
+        probe.push()
+        probe.add(failing)
+        answer = probe.check()
+        probe.pop()
+        if answer == z.sat:
+            return index
+    return fallback
+
+
 def _counterexample(
     obligation: Obligation, named: Mapping[str, Any], failures: list[Any], model: Any, ctx: Any, budget: Budget
 ) -> Model:
-    index = next(i for i, f in enumerate(failures) if z.is_true(model.eval(f, model_completion=True)))
+    index = _first_failing_case(named, failures, model, ctx, budget)
     failing = failures[index]
     symbols = z.constants(failing)
     optimizer = z.Optimize(ctx=ctx)
+    optimizer.set("rlimit", budget.rlimit)
     optimizer.set("timeout", budget.minimise_ms)
     optimizer.add(*named.values(), failing)
     for symbol in symbols:

@@ -16,9 +16,10 @@ import attrs
 from invariants.symbolic import z3api as z
 from invariants.symbolic.obligations import Suite, generate
 from invariants.symbolic.prover import Budget, Result, discharge
-from invariants.symbolic.replay import replay
+from invariants.symbolic.replay import concrete_wraps, replay
 from invariants.symbolic.states import Scope
 from invariants.symbolic.values import Mode
+from model.actions import OperationTable
 from model.state import Profile
 from variants.faithful import FAITHFUL
 
@@ -80,7 +81,12 @@ def run(
     started = time.perf_counter()
     suites: list[Suite] = []
     results: list[Result] = []
-    for mode in modes:
+    cores: dict[str, tuple[str, ...]] = {}
+    if Mode.BV in modes and Mode.INT not in modes:
+        progress("integer mode first, for the unsat cores bit-vector mode tries first")
+        hints = run(profiles, [Mode.INT], scope, attrs.evolve(budget, cores=True))
+        cores = {r.obligation.name: core for r in hints.results if (core := _usable_core(r)) is not None}
+    for mode in sorted(modes, key=lambda m: m is Mode.BV):
         batch = []
         for profile in profiles:
             progress(f"generating {profile.value} / {mode.value} / scope {scope}")
@@ -89,18 +95,46 @@ def run(
         for suite in batch:
             suites.append(suite)
             for obligation in suite.obligations:
-                result = discharge(obligation, budget)
+                focus = cores.get(_in_int(obligation.name)) if mode is Mode.BV else None
+                result = discharge(obligation, budget, focus=focus)
                 results.append(result)
                 on_result(result)
+                if mode is Mode.INT and (core := _usable_core(result)) is not None:
+                    cores[obligation.name] = core
     return Outcome(suites=tuple(suites), results=tuple(results), seconds=time.perf_counter() - started)
+
+
+def _usable_core(result: Result) -> tuple[str, ...] | None:
+    """The hypotheses an integer-mode proof used, or None when there is no proof or no core."""
+    if result.status != "proved" or not result.core:
+        return None
+    if result.core[0].startswith("(none"):
+        return ()
+    if result.core[0].startswith("("):
+        return None
+    return result.core
+
+
+def _in_int(name: str) -> str:
+    """The name of the same obligation in integer mode (names are ``profile/mode/...``)."""
+    profile, _, rest = name.split("/", 2)
+    return f"{profile}/{Mode.INT.value}/{rest}"
+
+
+def operations_of(suite: Suite) -> OperationTable | None:
+    """The operation table a suite ran: the profile's own, or a faithful variant's."""
+    if suite.variant is None:
+        return None
+    return next(f.table for f in FAITHFUL if f.name == suite.variant)
 
 
 def confirm(result: Result) -> str:
     """Replay a refutation on plain integers: does the plain model show the same failure?"""
     obligation = result.obligation
     suite = obligation.suite
-    if result.model is None or suite is None or obligation.kind in ("no_wrap", "no_crash"):
+    if result.model is None or suite is None or obligation.kind == "no_crash":
         return ""
+    operations = operations_of(suite)
     outcome = replay(
         obligation.profile,
         suite.scope,
@@ -108,7 +142,12 @@ def confirm(result: Result) -> str:
         result.model.case,
         obligation.rule,
         strict=obligation.kind == "strict",
+        operations=operations,
     )
+    if obligation.kind == "no_wrap":
+        site = obligation.rule.removeprefix("no_wrap:")
+        wraps = [w for w in concrete_wraps(outcome.pre, outcome.action, operations) if w.site == site]
+        return f"concrete replay: `{wraps[0].text}` wraps" if wraps else "concrete replay: NOT reproduced"
     if not outcome.violations:
         return "concrete replay: NOT reproduced"
     first = outcome.violations[0]
@@ -186,6 +225,7 @@ def vacuity(outcome: Outcome) -> list[str]:
     lines = ["Paths and vacuity checks"]
     for suite in outcome.suites:
         tag = f"{suite.profile.value}/{suite.mode.value}" + (f" [{suite.variant}]" if suite.variant else "")
+        lines.append(f"  {tag}: {len(suite.obligations)} obligations, digest {suite.digest()}")
         for runs in suite.operations:
             groups = sum(len(g) for _, g in runs.merged)
             lines.append(f"  {tag} {runs.operation}: {runs.paths} paths in {groups} groups")

@@ -35,7 +35,7 @@ from model.entities import (
     ReservationLedger,
 )
 from model.quota import RepoQuota
-from model.state import AnyState, Profile, State535, StateHead
+from model.state import AnyState, Profile, State535, StateHead, in_key_order, items_in_key_order
 
 ANY = frozenset({"sales", "api"})
 SALES = frozenset({"sales"})
@@ -218,18 +218,18 @@ def well_formed(space: Space, state: AnyState, scope: Scope) -> dict[str, Any]:
     then only deletes (spec §3.3).
     """
     facts: dict[str, Any] = {}
-    prefixes = ["repo", *state.availabilities, *state.reservations]
+    prefixes = ["repo", *sorted(state.availabilities), *sorted(state.reservations)]
     for prefix in prefixes:
         terms = [space.range_fact(sym) for name, sym in space.symbols.items() if name.split(".")[0] == prefix]
         facts[f"range:{prefix}"] = z.And(space.true(), *terms)
     if state.profile is Profile.CODEX_HEAD:
-        for aid, ledger in state.availability_ledgers.items():
+        for aid, ledger in items_in_key_order(state.availability_ledgers):
             latest: Any = ledger.latest_valid_until
-            values = list(ledger.reservations.values())
+            values = list(in_key_order(ledger.reservations))
             upper = [(latest >= v).term for v in values]
             hits = [(latest == v).term for v in values]
             facts[f"ledger:{aid}"] = z.And((latest >= 0).term, *upper, z.Or((latest == 0).term, *hits))
-        for rid, r_ledger in state.reservation_ledgers.items():
+        for rid, r_ledger in items_in_key_order(state.reservation_ledgers):
             if r_ledger.returns:
                 size: Any = state.reservations[rid].size
                 facts[f"sales:returned_then_deleted:{rid}"] = (r_ledger.returned + size == r_ledger.slot_size).term
@@ -303,7 +303,7 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
         add("create_reservation", name, action)
     # -- release_bytes ------------------------------------------------------------------
     targets = [("unreturned", first, a1, ANY), ("mismatch", foreign, a1, ANY), ("missing", "r99", a1, ANY)]
-    returned_rid = next((rid for rid in state.reservations if is_returned(profile, scope, rid)), None)
+    returned_rid = next((rid for rid in sorted(state.reservations) if is_returned(profile, scope, rid)), None)
     if returned_rid is not None:
         targets.append(("after_return", returned_rid, state.reservations[returned_rid].availability_id, API))
     for name, rid, aid, callers in targets:

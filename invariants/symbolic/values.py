@@ -29,7 +29,7 @@ import itertools
 import linecache
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -230,7 +230,10 @@ class Space:
             return Sym(self, _apply_int(op, a.term, b.term), low, high, None, True)
         width = exact_width(max(signed_width(low, high), self._bits(a), self._bits(b)))
         x, y = self.widen(a, width), self.widen(b, width)
-        return Sym(self, _apply_bv(op, x, y), low, high, None, True)
+        result = Sym(self, _apply_bv(op, x, y), low, high, None, True)
+        if op in ("+", "-"):
+            result.lin = a.linear().combine(b.linear(), 1 if op == "+" else -1)
+        return result
 
     def _abstract(self, op: str, a: Sym, b: Sym, low: int, high: int) -> Sym:
         """A fresh symbol for ``a * b`` or ``a // b``, bound by the lemmas of ``LEMMAS``."""
@@ -305,10 +308,47 @@ class Space:
     def compare(self, op: str, a: Sym, b: Sym) -> SymBool:
         if self.mode is Mode.INT:
             x, y = a.term, b.term
+        elif a.lin is not None or b.lin is not None:
+            return self._compare_linear(op, a.linear().combine(b.linear(), -1))
         else:
             width = exact_width(max(self._bits(a), self._bits(b)))
             x, y = self.widen(a, width), self.widen(b, width)
         return SymBool(self, _COMPARE[op](x, y))
+
+    def _compare_linear(self, op: str, difference: Linear) -> SymBool:
+        """``a op b`` as ``P + p op N + n``, where ``a - b = P - N + (p - n)``, P and N are sums of
+        atoms with positive coefficients in one canonical order (by atom), and p, n >= 0.
+
+        Bit-blasted adders with different associations are hard for SAT to prove equal (the
+        guard ``n <= max - (used + reserved)`` against the invariant ``used + n + reserved <=
+        max``); in this form both are the same term. Exact: each side's width holds its range.
+        """
+        sides: list[list[tuple[int, Sym]]] = [[], []]
+        for key in sorted(difference.terms):
+            coefficient, atom = difference.terms[key]
+            sides[0 if coefficient > 0 else 1].append((abs(coefficient), atom))
+        constants = (max(difference.constant, 0), max(-difference.constant, 0))
+        bounds = []
+        for side, constant in zip(sides, constants, strict=True):
+            lo = constant + sum(c * atom.lo for c, atom in side)
+            hi = constant + sum(c * atom.hi for c, atom in side)
+            bounds.append((lo, hi))
+        width = exact_width(
+            max([signed_width(lo, hi) for lo, hi in bounds] + [self._bits(atom) for side in sides for _, atom in side])
+        )
+        terms = []
+        for side, constant in zip(sides, constants, strict=True):
+            parts = [
+                self.widen(atom, width) if c == 1 else self.widen(atom, width) * z.BitVecVal(c, width, self.ctx)
+                for c, atom in side
+            ]
+            if constant or not parts:
+                parts.append(z.BitVecVal(constant, width, self.ctx))
+            total = parts[0]
+            for part in parts[1:]:
+                total = total + part
+            terms.append(total)
+        return SymBool(self, _COMPARE[op](terms[0], terms[1]))
 
     def within(self, sym: Sym, domain: Domain) -> Any:
         """``domain.low <= sym <= domain.high`` as a formula (exact)."""
@@ -332,7 +372,9 @@ class Space:
             )
         # Both modes carry the exact value on: the no-wrap obligation just recorded says it equals
         # the machine's (docs/proofs.md, "Bit-vector mode").
-        return Sym(self, exact.term, exact.lo, exact.hi, domain, exact.signed)
+        result = Sym(self, exact.term, exact.lo, exact.hi, domain, exact.signed)
+        result.lin = exact.lin
+        return result
 
 
 def _interval(op: str, a: Sym, b: Sym) -> tuple[int, int]:
@@ -383,10 +425,28 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 _KEYS = itertools.count(1)
 
 
+@attrs.frozen
+class Linear:
+    """A linear form ``sum(c * atom) + constant`` with integer coefficients, keyed by atom."""
+
+    terms: dict[int, tuple[int, Sym]]
+    constant: int
+
+    def combine(self, other: Linear, sign: int) -> Linear:
+        terms = dict(self.terms)
+        for key, (coefficient, atom) in other.terms.items():
+            total = terms.get(key, (0, atom))[0] + sign * coefficient
+            if total:
+                terms[key] = (total, atom)
+            else:
+                terms.pop(key, None)
+        return Linear(terms, self.constant + sign * other.constant)
+
+
 class Sym:
     """A symbolic integer: a Z3 term, its static bounds, and (for stored values) its domain."""
 
-    __slots__ = ("_key", "dom", "hi", "lo", "signed", "space", "term")
+    __slots__ = ("_key", "dom", "hi", "lin", "lo", "signed", "space", "term")
 
     def __init__(self, space: Space, term: Any, lo: int, hi: int, dom: Domain | None, signed: bool) -> None:
         self._key = next(_KEYS)
@@ -396,6 +456,16 @@ class Sym:
         self.hi = hi
         self.dom = dom
         self.signed = signed
+        #: Bit-vector mode: the value as a linear form over atoms (see ``Space.compare``); None = an atom.
+        self.lin: Linear | None = None
+
+    def linear(self) -> Linear:
+        """This value as ``{atom key: (coefficient, atom)}`` plus a constant."""
+        if self.lin is not None:
+            return self.lin
+        if self.lo == self.hi and self.dom is None:
+            return Linear({}, self.lo)
+        return Linear({self._key: (1, self)}, 0)
 
     # -- arithmetic -----------------------------------------------------------------------
 
@@ -620,37 +690,63 @@ class Path:
     result: Any
     crashed: BaseException | None
     wraps: tuple[WrapCheck, ...]
+    trail: tuple[bool, ...] = ()  # every decision taken, in order: the path's name in any mode
+
+
+class OffTrail(Exception):
+    """A replayed run asked a decision its trail does not have: the trails belong to other code."""
 
 
 def explore(
     thunk: Callable[[], Any],
     oracle: Callable[[list[Any], Any], tuple[bool, bool]] | None = None,
     max_paths: int = 20_000,
+    trails: Sequence[tuple[bool, ...]] | None = None,
 ) -> list[Path]:
-    """Run ``thunk`` once per path; ``oracle(pc, cond)`` says which sides are feasible (default: both)."""
+    """Run ``thunk`` once per path; ``oracle(pc, cond)`` says which sides are feasible (default: both).
+
+    With ``trails`` (the ``Path.trail``s of an earlier exploration of the same code), run exactly
+    those paths and ask no oracle: a path's decisions depend only on the choices before them,
+    never on the arithmetic mode, so the feasible paths found in integer mode are the feasible
+    paths in bit-vector mode. ``OffTrail`` is raised if a run leaves its trail.
+    """
 
     def both(_pc: list[Any], _cond: Any) -> tuple[bool, bool]:
         return True, True
 
+    def off_trail(_pc: list[Any], cond: Any) -> tuple[bool, bool]:
+        raise OffTrail(f"a decision on {cond} beyond the recorded trail")
+
     decide = both if oracle is None else oracle
-    pending: list[tuple[bool, ...]] = [()]
+    pending: list[tuple[bool, ...]] = [()] if trails is None else list(reversed(trails))
     paths: list[Path] = []
     while pending:
         if len(paths) >= max_paths:
             raise SymbolicUnsupported(f"more than {max_paths} paths")
-        run = Run(pending.pop(), decide)
+        prefix = pending.pop()
+        run = Run(prefix, decide if trails is None else off_trail)
         token = _RUN.set(run)
         crashed: BaseException | None = None
         result: Any = None
         try:
             result = thunk()
-        except SymbolicUnsupported:
+        except (SymbolicUnsupported, OffTrail):
             raise
         except Exception as exc:  # a crash of the model on this path is itself a finding
             crashed = exc
         finally:
             _RUN.reset(token)
-        paths.append(Path(condition=tuple(run.pc), result=result, crashed=crashed, wraps=tuple(run.wraps)))
+        if trails is not None and len(run.trail) != len(prefix):
+            raise OffTrail(f"a run took {len(run.trail)} decisions where its trail has {len(prefix)}")
+        paths.append(
+            Path(
+                condition=tuple(run.pc),
+                result=result,
+                crashed=crashed,
+                wraps=tuple(run.wraps),
+                trail=tuple(run.trail),
+            )
+        )
         pending.extend(run.forks)
     return paths
 

@@ -34,6 +34,7 @@ Extract: Any = z3.Extract
 BV2Int: Any = z3.BV2Int
 Sum: Any = z3.Sum
 simplify: Any = z3.simplify
+substitute: Any = z3.substitute
 is_true: Any = z3.is_true
 is_false: Any = z3.is_false
 is_bv: Any = z3.is_bv
