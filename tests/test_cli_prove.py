@@ -29,3 +29,16 @@ def test_prove_rejects_a_non_positive_budget(capsys):
 def test_prove_with_a_starved_budget_exits_3(capsys):
     assert main(["prove", "--profile", "codex-535", "--rlimit", "300", "--quiet"]) == 3
     assert "UNKNOWN" in capsys.readouterr().out
+
+
+def test_prove_codex_head_triages_every_refutation_as_reachable(capsys):
+    assert main(["prove", "--profile", "codex-head", "--no-cores"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("REFUTED") == 5
+    assert out.count("triage: reachable") == 5
+    assert "3. return_bytes_to_availability(availability_id=a1, reservation_id=r11, bytes=0)" in out
+
+
+def test_prove_rejects_a_non_positive_triage_cap(capsys):
+    assert main(["prove", "--triage-depth", "0"]) == 2
+    assert "triage caps must be positive" in capsys.readouterr().err

@@ -1,7 +1,9 @@
 """``sales-model prove``: the Z3 proofs of the catalogue, obtained from the model's own code.
 
 Prints one line per obligation (verdict, time, rlimit spent, hypotheses used or the
-counterexample), then the assumption ledger and the vacuity checks.
+counterexample; under a refutation, its reachability triage: reachable with the shortest trace
+from an empty node, unreachable within the triage's bounds, or undecided), then the assumption
+ledger and the vacuity checks.
 
 Exit codes: 0 every obligation as expected; 1 an unexpected refutation (or an expected one
 not refuted); 2 bad usage; 3 something undecided (z3 answered unknown).
@@ -31,6 +33,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rlimit", type=int, default=50_000_000, help="z3 resource budget per obligation")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock backstop per obligation, seconds")
     parser.add_argument("--no-cores", action="store_true", help="skip the unsat-core pass")
+    parser.add_argument("--no-triage", action="store_true", help="skip the reachability search under refutations")
+    parser.add_argument("--triage-states", type=int, default=20_000, help="states a triage may expand")
+    parser.add_argument("--triage-depth", type=int, default=8, help="steps a triage trace may take")
     parser.add_argument("--quiet", action="store_true", help="print only what is not as expected, and the summary")
     parser.set_defaults(run=run)
 
@@ -40,6 +45,7 @@ def run(arguments: argparse.Namespace) -> int:
     from invariants.symbolic import z3api
     from invariants.symbolic.prover import Budget
     from invariants.symbolic.states import Scope
+    from invariants.symbolic.triage import triage
     from invariants.symbolic.values import Mode
 
     try:
@@ -47,8 +53,8 @@ def run(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"sales-model prove: {error}", file=sys.stderr)
         return 2
-    if arguments.rlimit <= 0 or arguments.timeout <= 0:
-        print("sales-model prove: --rlimit and --timeout must be positive", file=sys.stderr)
+    if min(arguments.rlimit, arguments.timeout, arguments.triage_states, arguments.triage_depth) <= 0:
+        print("sales-model prove: --rlimit, --timeout and the triage caps must be positive", file=sys.stderr)
         return 2
     profiles = list(Profile) if arguments.profile == "all" else [PROFILES[arguments.profile]]
     modes = list(Mode) if arguments.mode == "all" else [Mode(arguments.mode)]
@@ -59,6 +65,9 @@ def run(arguments: argparse.Namespace) -> int:
     def show(result: Any) -> None:
         if not arguments.quiet or not result.as_expected:
             print(proofs.line(result), flush=True)
+            if result.status == "refuted" and not arguments.no_triage:
+                found = triage(result, max_states=arguments.triage_states, max_depth=arguments.triage_depth)
+                print("\n".join(found.render()), flush=True)
 
     outcome = proofs.run(
         profiles, modes, scope, budget, progress=lambda text: print(f"... {text}", file=sys.stderr), on_result=show
