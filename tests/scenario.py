@@ -7,6 +7,9 @@ so a test taking the ``via`` fixture checks both entry points.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -54,3 +57,18 @@ def market_ok(market: Any, *actions: Any) -> Any:
             pytest.fail(f"{action!r} was refused: {outcome!r}")
         market = outcome.state
     return market
+
+
+def outputs_under_hash_seeds(script: str, seeds: tuple[str, ...] = ("1", "2")) -> set[str]:
+    """What ``python -c script`` prints under each ``PYTHONHASHSEED``: one element when nothing it
+    prints depends on string hashing (the order a HAMT or a set iterates in)."""
+    return {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in seeds
+    }

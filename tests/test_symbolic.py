@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+from scenario import outputs_under_hash_seeds
 
 from invariants.symbolic import z3api as z
 from invariants.symbolic.merge import merge
@@ -183,16 +180,7 @@ def test_generated_obligations_are_the_same_in_every_process():
         "for profile in Profile:\n"
         "    print(generate(profile, Mode.INT, Scope.parse('2x2'), only=ops).digest())\n"
     )
-    digests = {
-        subprocess.run(
-            [sys.executable, "-c", script],
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for seed in ("1", "2")
-    }
+    digests = outputs_under_hash_seeds(script)
     assert len(digests) == 1, digests
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import attrs
 import pytest
+from scenario import outputs_under_hash_seeds
 
 from invariants.symbolic.obligations import generate
 from invariants.symbolic.prover import Budget, Result, discharge
@@ -182,16 +181,7 @@ def test_triage_stopped_by_the_depth_cap_is_undecided(unguarded):
 
 def test_triage_trace_is_the_same_in_every_process(unguarded):
     """String hashes change per process; the candidates' order, and so the trace, must not."""
-    printed = {
-        subprocess.run(
-            [sys.executable, "-c", DETERMINISM_SCRIPT],
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for seed in ("1", "2")
-    }
+    printed = outputs_under_hash_seeds(DETERMINISM_SCRIPT)
     calls = [call(a) for a in candidates(rich_state(), API, "delete_reservation", Bounds())]
     assert printed == {"\n".join([*triage(unguarded).render(), *calls]) + "\n"}
 

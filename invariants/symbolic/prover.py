@@ -119,8 +119,7 @@ def discharge(obligation: Obligation, budget: Budget | None = None, focus: Colle
         focus_solver.set("rlimit", budget.rlimit)
         focus_solver.set("timeout", budget.timeout_ms)
         focus_solver.add(*(f for name, f in named.items() if name in focus or name == "lemmas"))
-        focus_solver.add(z.Or(z.BoolVal(False, ctx), *failures))
-        if focus_solver.check() == z.unsat:
+        if _each_unsat(focus_solver, failures, budget.rlimit):
             used = tuple(sorted(name for name in named if name in focus))
             return done("proved", core=used or ("(none: the goal holds on its own)",), focused=True)
     solver.push()
@@ -134,6 +133,32 @@ def discharge(obligation: Obligation, budget: Budget | None = None, focus: Colle
     solver.pop()
     core = _core(named, failures, ctx, budget) if budget.cores else ("(cores not computed)",)
     return done("proved", core=core)
+
+
+def _each_unsat(solver: Any, failures: list[Any], rlimit: int) -> bool:
+    """Is the disjunction of ``failures`` unsatisfiable with ``solver``'s assertions? Asked whole,
+    then, if that is not ``unsat``, case by case (the disjunction is unsat iff every case is: a
+    single path is a smaller question, which bit-blasting often answers when the whole is not).
+    The whole is given a tenth of the budget, each case all of it."""
+    ctx = solver.ctx
+    solver.set("rlimit", max(rlimit // 10, 1))
+    solver.push()
+    solver.add(z.Or(z.BoolVal(False, ctx), *failures))
+    whole = solver.check()
+    solver.pop()
+    if whole == z.unsat:
+        return True
+    if whole == z.sat:
+        return False
+    solver.set("rlimit", rlimit)
+    for failure in failures:
+        solver.push()
+        solver.add(failure)
+        answer = solver.check()
+        solver.pop()
+        if answer != z.unsat:
+            return False
+    return True
 
 
 def _vacuity(obligation: Obligation, key: tuple[int, ...], solver: Any, extra: Any = None) -> tuple[str, str]:
