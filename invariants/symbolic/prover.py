@@ -86,97 +86,93 @@ def discharge(obligation: Obligation, budget: Budget | None = None, focus: Colle
     named = {name: z.translate(f, ctx) for name, f in {**obligation.hypotheses, **obligation.extra}.items()}
     premises = [z.translate(c.premise, ctx) for c in obligation.cases]
     failures = [z.And(p, z.Not(z.translate(c.goal, ctx))) for p, c in zip(premises, obligation.cases, strict=True)]
-    solver = z.Solver(ctx=ctx)
-    solver.set("rlimit", budget.rlimit)
-    solver.set("timeout", budget.timeout_ms)
-    solver.add(*named.values())
-
-    focus_solver: Any = None
+    asked = _Questions(ctx, budget)
 
     def done(status: str, **kw: Any) -> Result:
         return Result(
             obligation=obligation,
             status=status,
             seconds=time.perf_counter() - started,
-            rlimit=z.rlimit_used(solver) + (z.rlimit_used(focus_solver) if focus_solver is not None else 0),
+            rlimit=asked.rlimit,
             **kw,
         )
 
-    answer, why = _vacuity(obligation, (), solver)
+    everything = list(named.values())
+    answer, why = _vacuity(obligation, (), asked, everything)
     if answer == "unsat":
         return done("vacuous", reason="the hypotheses contradict each other")
     if answer == "unknown":
         return done("unknown", reason=f"hypotheses: {why}")
     premise_ids = tuple(c.premise.get_id() for c in obligation.cases)
-    answer, why = _vacuity(obligation, premise_ids, solver, z.Or(z.BoolVal(False, ctx), *premises))
+    answer, why = _vacuity(obligation, premise_ids, asked, [*everything, z.Or(z.BoolVal(False, ctx), *premises)])
     if answer == "unsat":
         return done("vacuous", reason="no path's condition is satisfiable with the hypotheses")
     if answer == "unknown":
         return done("unknown", reason=f"premises: {why}")
     if focus is not None:
         # A proof from a subset of the hypotheses is a proof from all of them (monotonicity).
-        focus_solver = z.Solver(ctx=ctx)
-        focus_solver.set("rlimit", budget.rlimit)
-        focus_solver.set("timeout", budget.timeout_ms)
-        focus_solver.add(*(f for name, f in named.items() if name in focus or name == "lemmas"))
-        if _each_unsat(focus_solver, failures, budget.rlimit):
+        chosen = [f for name, f in named.items() if name in focus or name == "lemmas"]
+        if _each_unsat(asked, chosen, failures):
             used = tuple(sorted(name for name in named if name in focus))
             return done("proved", core=used or ("(none: the goal holds on its own)",), focused=True)
-    solver.push()
-    solver.add(z.Or(z.BoolVal(False, ctx), *failures))
-    answer = solver.check()
+    answer, solver = asked.check([*everything, z.Or(z.BoolVal(False, ctx), *failures)])
     if answer == z.unknown:
         return done("unknown", reason=solver.reason_unknown())
     if answer == z.sat:
         model = _counterexample(obligation, named, failures, solver.model(), ctx, budget)
         return done("refuted", model=model)
-    solver.pop()
     core = _core(named, failures, ctx, budget) if budget.cores else ("(cores not computed)",)
     return done("proved", core=core)
 
 
-def _each_unsat(solver: Any, failures: list[Any], rlimit: int) -> bool:
-    """Is the disjunction of ``failures`` unsatisfiable with ``solver``'s assertions? Asked whole,
-    then, if that is not ``unsat``, case by case (the disjunction is unsat iff every case is: a
-    single path is a smaller question, which bit-blasting often answers when the whole is not).
-    The whole is given a tenth of the budget, each case all of it."""
-    ctx = solver.ctx
-    solver.set("rlimit", max(rlimit // 10, 1))
-    solver.push()
-    solver.add(z.Or(z.BoolVal(False, ctx), *failures))
-    whole = solver.check()
-    solver.pop()
+class _Questions:
+    """Each question to Z3 on a fresh solver, asserted once and checked once.
+
+    Never ``push``/``pop``: an incremental solver skips the bit-vector preprocessing (equation
+    solving, the QF_BV tactic), and a question it answers in seconds or not at all a fresh solver
+    answers in milliseconds. The rlimit spent is summed over the questions.
+    """
+
+    def __init__(self, ctx: Any, budget: Budget) -> None:
+        self.ctx = ctx
+        self.budget = budget
+        self.rlimit = 0
+
+    def check(self, assertions: list[Any], rlimit: int | None = None) -> tuple[Any, Any]:
+        solver = z.Solver(ctx=self.ctx)
+        solver.set("rlimit", self.budget.rlimit if rlimit is None else rlimit)
+        solver.set("timeout", self.budget.timeout_ms)
+        solver.add(*assertions)
+        answer = solver.check()
+        self.rlimit += z.rlimit_used(solver)
+        return answer, solver
+
+
+def _each_unsat(asked: _Questions, hypotheses: list[Any], failures: list[Any]) -> bool:
+    """Is the disjunction of ``failures`` unsatisfiable with ``hypotheses``? Asked whole, then, if
+    that is not ``unsat``, case by case (the disjunction is unsat iff every case is: a single path
+    is a smaller question). The whole is given a tenth of the budget, each case all of it."""
+    whole, _ = asked.check(
+        [*hypotheses, z.Or(z.BoolVal(False, asked.ctx), *failures)], rlimit=max(asked.budget.rlimit // 10, 1)
+    )
     if whole == z.unsat:
         return True
     if whole == z.sat:
         return False
-    solver.set("rlimit", rlimit)
-    for failure in failures:
-        solver.push()
-        solver.add(failure)
-        answer = solver.check()
-        solver.pop()
-        if answer != z.unsat:
-            return False
-    return True
+    return all(asked.check([*hypotheses, failure])[0] == z.unsat for failure in failures)
 
 
-def _vacuity(obligation: Obligation, key: tuple[int, ...], solver: Any, extra: Any = None) -> tuple[str, str]:
-    """Is ``solver``'s hypotheses (and ``extra``) satisfiable? Asked once per suite and question:
-    the obligations of a suite share their hypotheses (``key`` ``()``), and those of one operation
-    their paths (``key``: the premises' ids in the suite's context)."""
+def _vacuity(obligation: Obligation, key: tuple[int, ...], asked: _Questions, assertions: list[Any]) -> tuple[str, str]:
+    """Are ``assertions`` (the hypotheses, and the premises) satisfiable? Asked once per suite and
+    question: the obligations of a suite share their hypotheses, and those of one operation their
+    paths (``key``: the premises' ids in the suite's context)."""
     suite = obligation.suite
     assumed = {**obligation.hypotheses, **obligation.extra}
     full_key = (*(formula.get_id() for formula in assumed.values()), -1, *key)
     if suite is not None and full_key in suite.vacuity_answers:
         return suite.vacuity_answers[full_key]
-    if extra is not None:
-        solver.push()
-        solver.add(extra)
-    answer = solver.check()
+    answer, solver = asked.check(assertions)
     reason = solver.reason_unknown() if answer == z.unknown else ""
-    if extra is not None:
-        solver.pop()
     found = ("unsat" if answer == z.unsat else "unknown" if answer == z.unknown else "sat", reason)
     if suite is not None:
         suite.vacuity_answers[full_key] = found
@@ -205,16 +201,9 @@ def _first_failing_case(named: Mapping[str, Any], failures: list[Any], model: An
     case the solver's model breaks.
     """
     fallback = next(i for i, f in enumerate(failures) if z.is_true(model.eval(f, model_completion=True)))
-    probe = z.Solver(ctx=ctx)
-    probe.set("rlimit", budget.rlimit)
-    probe.set("timeout", budget.timeout_ms)
-    probe.add(*named.values())
+    asked = _Questions(ctx, budget)
     for index, failing in enumerate(failures[:fallback]):
-        probe.push()
-        probe.add(failing)
-        answer = probe.check()
-        probe.pop()
-        if answer == z.sat:
+        if asked.check([*named.values(), failing])[0] == z.sat:
             return index
     return fallback
 
