@@ -427,7 +427,8 @@ _KEYS = itertools.count(1)
 
 @attrs.frozen
 class Linear:
-    """A linear form ``sum(c * atom) + constant`` with integer coefficients, keyed by atom."""
+    """A linear form ``sum(c * atom) + constant`` with integer coefficients, keyed by the atom's
+    term id (creation order in its context: the same in every run)."""
 
     terms: dict[int, tuple[int, Sym]]
     constant: int
@@ -465,7 +466,9 @@ class Sym:
             return self.lin
         if self.lo == self.hi and self.dom is None:
             return Linear({}, self.lo)
-        return Linear({self._key: (1, self)}, 0)
+        # Keyed by the term, not the Sym: two Syms of one term (a product formed twice, a checked
+        # result re-wrapped) are one atom, so they cancel and sort together.
+        return Linear({self.term.get_id(): (1, self)}, 0)
 
     # -- arithmetic -----------------------------------------------------------------------
 
