@@ -42,3 +42,17 @@ def test_prove_codex_head_triages_every_refutation_as_reachable(capsys):
 def test_prove_rejects_a_non_positive_triage_cap(capsys):
     assert main(["prove", "--triage-depth", "0"]) == 2
     assert "triage caps must be positive" in capsys.readouterr().err
+
+
+def test_prove_in_bit_vector_mode_names_the_engine(capsys):
+    assert main(["prove", "--profile", "codex-535", "--mode", "bv", "--no-cores"]) == 0
+    out = capsys.readouterr().out
+    assert "bit-vectors decided by intblast" in out
+    assert "[intblast]" in out
+    assert "[bitblast]" not in out
+    assert "60 obligations" in out
+
+
+def test_prove_rejects_an_unknown_bit_vector_engine(capsys):
+    assert main(["prove", "--bv-engine", "sat"]) == 2
+    assert "invalid choice: 'sat'" in capsys.readouterr().err

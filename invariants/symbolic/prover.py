@@ -7,7 +7,11 @@ Rules:
 3. The budget is z3's deterministic ``rlimit``; a wall-clock timeout is only a backstop.
 4. A proof is first found untracked; a second pass with tracked hypotheses names the ones
    the proof used (its unsat core).
-5. A refutation names the first failing case in the obligation's order, is minimised with
+5. Bit-vector obligations are decided by int-blasting (``intblast``: an exact translation into
+   integer arithmetic) unless the budget asks for z3's bit-blaster; a formula outside the
+   translated fragment falls back to bit-blasting. An int-blasted counterexample is checked in
+   the original bit-vector formula before it is reported.
+6. A refutation names the first failing case in the obligation's order, is minimised with
    ``Optimize`` (smallest values of the symbols that case mentions) under the same ``rlimit``
    budget, and is replayed concretely by ``replay``. Nothing depends on the wall clock unless
    the backstop fires, so a report is the same on a fast machine and a slow one.
@@ -22,7 +26,9 @@ from typing import Any
 import attrs
 
 from invariants.symbolic import z3api as z
+from invariants.symbolic.intblast import Blaster, Untranslatable
 from invariants.symbolic.obligations import Obligation
+from invariants.symbolic.values import Mode
 
 
 @attrs.frozen
@@ -33,6 +39,7 @@ class Budget:
     timeout_ms: int = 60_000
     minimise_ms: int = 60_000  # a backstop; the rlimit decides
     cores: bool = True
+    bv_engine: str = "intblast"  # intblast | bitblast: how bit-vector formulas are decided
 
 
 @attrs.frozen
@@ -59,6 +66,7 @@ class Result:
     model: Model | None = None
     live_cases: int = 0
     focused: bool = False  # proved from the ``focus`` hypotheses alone (core from integer mode)
+    engine: str = "lia"  # lia (integer mode) | intblast | bitblast (bit-vector mode)
 
     @property
     def as_expected(self) -> bool:
@@ -86,7 +94,19 @@ def discharge(obligation: Obligation, budget: Budget | None = None, focus: Colle
     named = {name: z.translate(f, ctx) for name, f in {**obligation.hypotheses, **obligation.extra}.items()}
     premises = [z.translate(c.premise, ctx) for c in obligation.cases]
     failures = [z.And(p, z.Not(z.translate(c.goal, ctx))) for p, c in zip(premises, obligation.cases, strict=True)]
-    asked = _Questions(ctx, budget)
+    engine, blaster = _engine(obligation, budget, ctx)
+    if blaster is not None:
+        originals = (dict(named), list(failures))
+        try:
+            named = {name: blaster.formula(f) for name, f in named.items()}
+            premises = [blaster.formula(p) for p in premises]
+            failures = [blaster.formula(f) for f in failures]
+        except Untranslatable:
+            named, failures = originals
+            premises = [z.translate(c.premise, ctx) for c in obligation.cases]
+            engine, blaster = "bitblast", None
+    background = list(blaster.definitions) if blaster is not None else []
+    asked = _Questions(ctx, budget, background)
 
     def done(status: str, **kw: Any) -> Result:
         return Result(
@@ -94,6 +114,7 @@ def discharge(obligation: Obligation, budget: Budget | None = None, focus: Colle
             status=status,
             seconds=time.perf_counter() - started,
             rlimit=asked.rlimit,
+            engine=engine,
             **kw,
         )
 
@@ -119,10 +140,27 @@ def discharge(obligation: Obligation, budget: Budget | None = None, focus: Colle
     if answer == z.unknown:
         return done("unknown", reason=solver.reason_unknown())
     if answer == z.sat:
-        model = _counterexample(obligation, named, failures, solver.model(), ctx, budget)
+        model = _counterexample(obligation, named, failures, solver.model(), ctx, budget, background, blaster)
+        if blaster is not None:
+            bv_named, bv_failures = originals
+            index = next(i for i, c in enumerate(obligation.cases) if c.label == model.case)
+            claim = z.And(*bv_named.values(), bv_failures[index])
+            if not blaster.bv_model_satisfies(claim, model.raw):
+                return done("unknown", reason="int-blasting: the counterexample fails in the bit-vector formula")
         return done("refuted", model=model)
-    core = _core(named, failures, ctx, budget) if budget.cores else ("(cores not computed)",)
+    core = _core(named, failures, ctx, budget, background) if budget.cores else ("(cores not computed)",)
     return done("proved", core=core)
+
+
+def _engine(obligation: Obligation, budget: Budget, ctx: Any) -> tuple[str, Blaster | None]:
+    """How this obligation's formulas are decided, and the translator when they are int-blasted."""
+    suite = obligation.suite
+    if obligation.mode is not Mode.BV:
+        return "lia", None
+    if budget.bv_engine == "bitblast" or suite is None:
+        return "bitblast", None
+    signed = [name for name, sym in suite.space.symbols.items() if sym.dom is not None and sym.dom.signed]
+    return "intblast", Blaster(ctx, signed)
 
 
 class _Questions:
@@ -133,16 +171,17 @@ class _Questions:
     answers in milliseconds. The rlimit spent is summed over the questions.
     """
 
-    def __init__(self, ctx: Any, budget: Budget) -> None:
+    def __init__(self, ctx: Any, budget: Budget, background: list[Any] | None = None) -> None:
         self.ctx = ctx
         self.budget = budget
+        self.background = background or []  # definitions every question carries (int-blasting)
         self.rlimit = 0
 
     def check(self, assertions: list[Any], rlimit: int | None = None) -> tuple[Any, Any]:
         solver = z.Solver(ctx=self.ctx)
         solver.set("rlimit", self.budget.rlimit if rlimit is None else rlimit)
         solver.set("timeout", self.budget.timeout_ms)
-        solver.add(*assertions)
+        solver.add(*self.background, *assertions)
         answer = solver.check()
         self.rlimit += z.rlimit_used(solver)
         return answer, solver
@@ -179,11 +218,14 @@ def _vacuity(obligation: Obligation, key: tuple[int, ...], asked: _Questions, as
     return found
 
 
-def _core(named: Mapping[str, Any], failures: list[Any], ctx: Any, budget: Budget) -> tuple[str, ...]:
+def _core(
+    named: Mapping[str, Any], failures: list[Any], ctx: Any, budget: Budget, background: list[Any]
+) -> tuple[str, ...]:
     tracker = z.Solver(ctx=ctx)
     tracker.set("rlimit", budget.rlimit)
     tracker.set("timeout", budget.timeout_ms)
     tracker.set("core.minimize", True)
+    tracker.add(*background)
     for name, formula in named.items():
         tracker.assert_and_track(formula, z.Bool(f"h|{name}", ctx))
     tracker.add(z.Or(z.BoolVal(False, ctx), *failures))
@@ -193,7 +235,9 @@ def _core(named: Mapping[str, Any], failures: list[Any], ctx: Any, budget: Budge
     return tuple(names) if names else ("(none: the goal holds on its own)",)
 
 
-def _first_failing_case(named: Mapping[str, Any], failures: list[Any], model: Any, ctx: Any, budget: Budget) -> int:
+def _first_failing_case(
+    named: Mapping[str, Any], failures: list[Any], model: Any, ctx: Any, budget: Budget, background: list[Any]
+) -> int:
     """The first case, in the obligation's order, that can fail: the report names the same case every run.
 
     The solver's own model satisfies some failing case, but which one depends on its heuristics;
@@ -201,7 +245,7 @@ def _first_failing_case(named: Mapping[str, Any], failures: list[Any], model: An
     case the solver's model breaks.
     """
     fallback = next(i for i, f in enumerate(failures) if z.is_true(model.eval(f, model_completion=True)))
-    asked = _Questions(ctx, budget)
+    asked = _Questions(ctx, budget, background)
     for index, failing in enumerate(failures[:fallback]):
         if asked.check([*named.values(), failing])[0] == z.sat:
             return index
@@ -209,15 +253,24 @@ def _first_failing_case(named: Mapping[str, Any], failures: list[Any], model: An
 
 
 def _counterexample(
-    obligation: Obligation, named: Mapping[str, Any], failures: list[Any], model: Any, ctx: Any, budget: Budget
+    obligation: Obligation,
+    named: Mapping[str, Any],
+    failures: list[Any],
+    model: Any,
+    ctx: Any,
+    budget: Budget,
+    background: list[Any],
+    blaster: Blaster | None,
 ) -> Model:
-    index = _first_failing_case(named, failures, model, ctx, budget)
+    index = _first_failing_case(named, failures, model, ctx, budget, background)
     failing = failures[index]
     symbols = z.constants(failing)
+    if blaster is not None:  # minimise the variables' values, not the int-blaster's helpers
+        symbols = [s for s in symbols if not str(s).startswith(("#wrap", "#reduced"))]
     optimizer = z.Optimize(ctx=ctx)
     optimizer.set("rlimit", budget.rlimit)
     optimizer.set("timeout", budget.minimise_ms)
-    optimizer.add(*named.values(), failing)
+    optimizer.add(*background, *named.values(), failing)
     for symbol in symbols:
         if z.is_bv(symbol):
             optimizer.minimize(symbol)
@@ -229,6 +282,9 @@ def _counterexample(
     values: dict[str, int | bool] = {}
     if space is not None:
         for name, sym in space.symbols.items():
+            if blaster is not None:
+                values[name] = blaster.signed_value(name, chosen) if name in blaster.variables else 0
+                continue
             values[name] = _value(chosen.eval(z.translate(sym.term, ctx), model_completion=True))
             if space.mode.value == "bv" and sym.dom is not None and sym.dom.signed:
                 number = values[name]

@@ -82,7 +82,7 @@ def run(
     suites: list[Suite] = []
     results: list[Result] = []
     cores: dict[str, tuple[str, ...]] = {}
-    if Mode.BV in modes and Mode.INT not in modes:
+    if Mode.BV in modes and Mode.INT not in modes and budget.bv_engine == "bitblast":
         progress("integer mode first, for the unsat cores bit-vector mode tries first")
         hints = run(profiles, [Mode.INT], scope, attrs.evolve(budget, cores=True))
         cores = {r.obligation.name: core for r in hints.results if (core := _usable_core(r)) is not None}
@@ -95,7 +95,8 @@ def run(
         for suite in batch:
             suites.append(suite)
             for obligation in suite.obligations:
-                focus = cores.get(_in_int(obligation.name)) if mode is Mode.BV else None
+                blasting = mode is Mode.BV and budget.bv_engine == "bitblast"
+                focus = cores.get(_in_int(obligation.name)) if blasting else None
                 result = discharge(obligation, budget, focus=focus)
                 results.append(result)
                 on_result(result)
@@ -162,7 +163,8 @@ def line(result: Result) -> str:
         if result.as_expected
         else f"{result.status.upper()} (expected {result.obligation.expected})"
     )
-    head = f"{verdict:<24} {result.obligation.name}  {result.seconds * 1000:.0f} ms  rlimit {result.rlimit:,}"
+    engine = f"  [{result.engine}]" if result.engine != "lia" else ""
+    head = f"{verdict:<24} {result.obligation.name}  {result.seconds * 1000:.0f} ms  rlimit {result.rlimit:,}{engine}"
     if result.status == "proved":
         return f"{head}\n    uses: {', '.join(result.core)}"
     if result.status == "refuted" and result.model is not None:

@@ -38,6 +38,8 @@ substitute: Any = z3.substitute
 is_true: Any = z3.is_true
 is_false: Any = z3.is_false
 is_bv: Any = z3.is_bv
+is_bool: Any = z3.is_bool
+Xor: Any = z3.Xor
 sat: Any = z3.sat
 unsat: Any = z3.unsat
 unknown: Any = z3.unknown
@@ -72,3 +74,49 @@ def rlimit_used(solver: Any) -> int:
         if key == "rlimit count":
             return int(stats.get_key_value(key))
     return 0
+
+
+_KINDS: dict[int, str] = {
+    z3.Z3_OP_TRUE: "true",
+    z3.Z3_OP_FALSE: "false",
+    z3.Z3_OP_UNINTERPRETED: "uninterpreted",
+    z3.Z3_OP_AND: "and",
+    z3.Z3_OP_OR: "or",
+    z3.Z3_OP_NOT: "not",
+    z3.Z3_OP_IMPLIES: "implies",
+    z3.Z3_OP_XOR: "xor",
+    z3.Z3_OP_ITE: "ite",
+    z3.Z3_OP_EQ: "eq",
+    z3.Z3_OP_DISTINCT: "distinct",
+    z3.Z3_OP_BNUM: "bv_numeral",
+    z3.Z3_OP_BADD: "bvadd",
+    z3.Z3_OP_BSUB: "bvsub",
+    z3.Z3_OP_BNEG: "bvneg",
+    z3.Z3_OP_BMUL: "bvmul",
+    z3.Z3_OP_BUDIV: "bvudiv",
+    z3.Z3_OP_BUDIV_I: "bvudiv",
+    z3.Z3_OP_ZERO_EXT: "zero_extend",
+    z3.Z3_OP_SIGN_EXT: "sign_extend",
+    z3.Z3_OP_ULEQ: "bvule",
+    z3.Z3_OP_ULT: "bvult",
+    z3.Z3_OP_UGEQ: "bvuge",
+    z3.Z3_OP_UGT: "bvugt",
+    z3.Z3_OP_SLEQ: "bvsle",
+    z3.Z3_OP_SLT: "bvslt",
+    z3.Z3_OP_SGEQ: "bvsge",
+    z3.Z3_OP_SGT: "bvsgt",
+}
+
+
+def kind(term: Any) -> str:
+    """The operator at the root of ``term``, by a stable name (``other:<z3 name>`` if unlisted)."""
+    if z3.is_bv_value(term):
+        return "bv_numeral"
+    if z3.is_true(term):
+        return "true"
+    if z3.is_false(term):
+        return "false"
+    found = _KINDS.get(term.decl().kind())
+    if found == "uninterpreted" and term.num_args() > 0:
+        return f"other:{term.decl().name()}"
+    return found if found is not None else f"other:{term.decl().name()}"

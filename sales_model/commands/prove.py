@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--profile", choices=[*PROFILES, "all"], default="all")
     parser.add_argument("--mode", choices=["int", "bv", "all"], default="int", help="arithmetic (default: int)")
+    parser.add_argument(
+        "--bv-engine",
+        choices=["intblast", "bitblast"],
+        default="intblast",
+        help="how bit-vector formulas are decided: exact translation to integer arithmetic (default), "
+        "or z3's bit-blaster (slow on sums of 256-bit facts)",
+    )
     parser.add_argument("--scope", default="2x2", help="availabilities x reservations each (default: 2x2)")
     parser.add_argument("--rlimit", type=int, default=50_000_000, help="z3 resource budget per obligation")
     parser.add_argument("--timeout", type=float, default=60.0, help="wall-clock backstop per obligation, seconds")
@@ -58,9 +65,15 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     profiles = list(Profile) if arguments.profile == "all" else [PROFILES[arguments.profile]]
     modes = list(Mode) if arguments.mode == "all" else [Mode(arguments.mode)]
-    budget = Budget(rlimit=arguments.rlimit, timeout_ms=int(arguments.timeout * 1000), cores=not arguments.no_cores)
+    budget = Budget(
+        rlimit=arguments.rlimit,
+        timeout_ms=int(arguments.timeout * 1000),
+        cores=not arguments.no_cores,
+        bv_engine=arguments.bv_engine,
+    )
     names = ", ".join(p.value for p in profiles)
-    print(f"z3 {z3api.VERSION}; profiles {names}; modes {', '.join(m.value for m in modes)}; scope {scope}")
+    engine = f" (bit-vectors decided by {budget.bv_engine})" if Mode.BV in modes else ""
+    print(f"z3 {z3api.VERSION}; profiles {names}; modes {', '.join(m.value for m in modes)}{engine}; scope {scope}")
 
     def show(result: Any) -> None:
         if not arguments.quiet or not result.as_expected:
