@@ -12,9 +12,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sales_model.commands import check, explore, prove
+from sales_model.commands import check, explore, prove, replay, report
 
-SUBCOMMANDS = (check, explore, prove)
+SUBCOMMANDS = (check, explore, prove, replay, report)
 
 
 def parser() -> argparse.ArgumentParser:
