@@ -4,6 +4,8 @@ Rules:
 1. A budget names a number of generated programs and their length; ``quick`` and
    ``default`` are derandomized (the same run every time), ``thorough`` is random.
 2. A failure is returned as data (the violations and the shrunk program), never raised.
+3. The failure Hypothesis raises last is the shrunk one: it is kept whole (``failure``: its
+   violations, the actions its run applied and its start), so a report can replay it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class ExplorationResult:
     violations: tuple[Violation, ...] = ()
     program: str = ""
     error: str = ""
+    failure: HarnessFailure | None = None  # the shrunk failing run, when a rule was broken
 
     @property
     def failed(self) -> bool:
@@ -63,6 +66,18 @@ def _violations(failure: BaseException) -> tuple[Violation, ...]:
     if isinstance(failure, BaseExceptionGroup):
         return tuple(v for sub in failure.exceptions for v in _violations(sub))
     return ()
+
+
+def _first_failure(failure: BaseException) -> HarnessFailure | None:
+    """The (first) ``HarnessFailure`` Hypothesis raised: the shrunk run's, with its trace."""
+    if isinstance(failure, HarnessFailure):
+        return failure
+    if isinstance(failure, BaseExceptionGroup):
+        for sub in failure.exceptions:
+            found = _first_failure(sub)
+            if found is not None:
+                return found
+    return None
 
 
 def _notes(failure: BaseException) -> list[str]:
@@ -110,5 +125,6 @@ def explore(
             violations=violations,
             program="\n".join(report),
             error=error,
+            failure=_first_failure(failure),
         )
     return ExplorationResult(profile=profile, budget=budget, stats=stats, seconds=time.perf_counter() - started)

@@ -52,11 +52,27 @@ ACCEPTED = "accepted"
 
 
 class HarnessFailure(AssertionError):
-    """A rule of the catalogue (or a rule's expected outcome) was broken by a step."""
+    """A rule of the catalogue (or a rule's expected outcome) was broken by a step.
 
-    def __init__(self, violations: list[Violation], action: Action | None) -> None:
+    ``trace`` is every action the failing run applied from its start, the failing one last (for
+    an invariant broken at the start, empty); ``setup`` the keyword arguments of the start
+    (``initial_state``, or ``initial_market`` at ``level`` ``market``), so the run can be replayed.
+    """
+
+    def __init__(
+        self,
+        violations: list[Violation],
+        action: Action | None,
+        *,
+        trace: tuple[Any, ...] = (),
+        setup: dict[str, Any] | None = None,
+        level: str = "reservations",
+    ) -> None:
         self.violations = violations
         self.action = action
+        self.trace = trace
+        self.setup = dict(setup or {})
+        self.level = level
         lines = [
             f"{v.rule}: {v.entity}: {v.message} (expected {v.expected}, observed {v.observed})" for v in violations
         ]
@@ -95,7 +111,9 @@ def reservations_machine(
 
         def __init__(self) -> None:
             super().__init__()
-            self.state: AnyState = initial_state(profile, quota_max_bytes=s.QUOTA)
+            self.setup: dict[str, Any] = {"quota_max_bytes": s.QUOTA}
+            self.state: AnyState = initial_state(profile, **self.setup)
+            self.trace: list[Action] = []  # every action applied since the start, for HarnessFailure
             self.counter = 0
             self.live: dict[str, Handle] = {}
             collector.runs += 1
@@ -114,14 +132,15 @@ def reservations_machine(
                 violations = check_transition(pre, action, outcome)
             except Exception as exc:
                 failure = Violation(rule="model_raised", entity=action.name, message=repr(exc))
-                raise HarnessFailure([failure], action) from exc
+                raise HarnessFailure([failure], action, trace=(*self.trace, action), setup=self.setup) from exc
+            self.trace.append(action)
             kind = ACCEPTED if isinstance(outcome, Accepted) else outcome.kind
             collector.record_step(action.name, kind, len(properties))
             if expect is not None and kind not in expect:
                 message = f"expected {sorted(expect)}, got {outcome!r}"
                 violations.append(Violation(rule="expected_outcome", entity=action.name, message=message))
             if violations:
-                raise HarnessFailure(violations, action)
+                raise HarnessFailure(violations, action, trace=tuple(self.trace), setup=self.setup)
             if isinstance(outcome, Accepted):
                 self.state = outcome.state
             return outcome
@@ -132,7 +151,7 @@ def reservations_machine(
             collector.record_invariants(len(invariants), [v for v in found if v.known])
             unknown = [v for v in found if not v.known]
             if unknown:
-                raise HarnessFailure(unknown, None)
+                raise HarnessFailure(unknown, None, trace=tuple(self.trace), setup=self.setup)
 
         def availability(self, availability_id: str) -> Any:
             return self.state.availabilities[availability_id]

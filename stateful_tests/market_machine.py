@@ -92,7 +92,9 @@ def market_machine(
     class MarketMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.market: MarketState = initial_market(profile, quota_max_bytes=s.MARKET_QUOTA)
+            self.setup: dict[str, Any] = {"quota_max_bytes": s.MARKET_QUOTA}
+            self.market: MarketState = initial_market(profile, **self.setup)
+            self.trace: list[MarketAction] = []  # every action applied since the start, for HarnessFailure
             self.counter = 0
             collector.runs += 1
 
@@ -111,7 +113,9 @@ def market_machine(
                 outcome = apply_market(pre, action, rules)
             except Exception as exc:
                 failure = Violation(rule="model_raised", entity=action.name, message=repr(exc))
-                raise HarnessFailure([failure], None) from exc
+                trace = (*self.trace, action)
+                raise HarnessFailure([failure], None, trace=trace, setup=self.setup, level="market") from exc
+            self.trace.append(action)
             label = rule_label or rule_name(action)
             kind = ACCEPTED if isinstance(outcome, MarketAccepted) else outcome.kind
             collector.record_step(label, kind, len(market_properties))
@@ -137,7 +141,8 @@ def market_machine(
         def judge(self, found: list[Violation], action: MarketAction | None) -> None:
             unknown = [v for v in found if not v.known]
             if unknown:
-                raise HarnessFailure(unknown, None if action is None else _as_action(action))
+                failing = None if action is None else _as_action(action)
+                raise HarnessFailure(unknown, failing, trace=tuple(self.trace), setup=self.setup, level="market")
 
         def enabled(self, actions: list[MarketAction]) -> list[MarketAction]:
             """The actions the model accepts now (tried on the current state, which stays as it is)."""
@@ -156,9 +161,14 @@ def market_machine(
         @initialize(workers=s.max_workers, size=s.max_queue_sizes, discount=s.repair_discounts, first=s.market_sizes)
         def configure(self, workers: int, size: int, discount: int, first: int) -> None:
             """A node with its queue bounds and one availability of ``first`` bytes (most runs sell something)."""
-            self.market = initial_market(
-                profile, quota_max_bytes=s.MARKET_QUOTA, max_size=size, max_workers=workers, repair_discount=discount
-            )
+            self.setup = {
+                "quota_max_bytes": s.MARKET_QUOTA,
+                "max_size": size,
+                "max_workers": workers,
+                "repair_discount": discount,
+            }
+            self.market = initial_market(profile, **self.setup)
+            self.trace = []
             self.judge(self.state_violations(), None)
             self.create_availability(size=first, duration=20, price=0, collateral=1_000)
 

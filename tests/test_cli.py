@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from sales_model.cli import main
 
 
-def test_check_quick_passes_on_the_model(capsys: pytest.CaptureFixture[str]) -> None:
-    """``check --budget quick`` explores both profiles, prints a summary per profile and exits 0."""
-    assert main(["check", "--budget", "quick"]) == 0
+def test_check_quick_passes_on_the_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``check --budget quick`` runs every engine on both profiles, prints a summary per profile and exits 0."""
+    assert main(["check", "--budget", "quick", "--report-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "== codex-535 (budget quick) ==" in out
     assert "== codex-head (budget quick) ==" in out
     assert "rules hit per operation:" in out
     assert "invariants checked:" in out
+    for engine in ("proofs", "exhaustive", "coverage"):
+        assert f"-- codex-head {engine}: ok" in out
     assert "OK: no violation" in out
 
 
-def test_check_finds_a_broken_variant_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_finds_a_broken_variant_and_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """``check --variant`` on a broken model reports the violated rule and exits 1."""
-    assert main(["check", "--budget", "quick", "--profile", "codex-535", "--variant", "delete_keeps_bytes"]) == 1
+    argv = ["check", "--budget", "quick", "--profile", "codex-535", "--variant", "delete_keeps_bytes"]
+    assert main([*argv, "--report-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "delete_returns_remaining_bytes" in out
     assert "FAILED: violations in codex-535" in out

@@ -123,10 +123,18 @@ def _in_int(name: str) -> str:
 
 
 def operations_of(suite: Suite) -> OperationTable | None:
-    """The operation table a suite ran: the profile's own, or a faithful variant's."""
+    """The operation table a suite ran: the profile's own, a faithful variant's or a broken one's."""
     if suite.variant is None:
         return None
-    return next(f.table for f in FAITHFUL if f.name == suite.variant)
+    for faithful in FAITHFUL:
+        if faithful.name == suite.variant:
+            return faithful.table
+    from variants.broken import VARIANTS
+
+    for broken in VARIANTS:
+        if broken.name == suite.variant:
+            return broken.operations(suite.profile)
+    raise KeyError(f"no variant named {suite.variant}")
 
 
 def confirm(result: Result) -> str:
