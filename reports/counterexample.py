@@ -24,6 +24,8 @@ from typing import Any
 import attrs
 import immutables
 
+from invariants.catalogue import Violation
+
 #: The version of the action and state vocabulary (docs/reports.md); written into every trace.
 VOCABULARY = "codex-sales-model/1"
 
@@ -103,16 +105,9 @@ def changes(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
     ]
 
 
-@attrs.frozen(kw_only=True)
-class Found:
-    """One violation found after a step (``invariants.catalogue.Violation`` as plain data)."""
-
-    rule: str
-    entity: str
-    message: str
-    expected: int | None = None
-    observed: int | None = None
-    known: str | None = None
+#: One violation found after a step: the catalogue's own ``Violation`` (rule, entity, message,
+#: expected, observed, known), already plain data.
+Found = Violation
 
 
 @attrs.frozen(kw_only=True)

@@ -72,3 +72,24 @@ def outputs_under_hash_seeds(script: str, seeds: tuple[str, ...] = ("1", "2")) -
         ).stdout
         for seed in seeds
     }
+
+
+def head_reservation_1147(request_id: str = "q") -> list[Action]:
+    """codex-head: availability a1 (100 bytes, 500 collateral) and reservation r1 of 10 bytes at 3 per
+    byte: the start of nim-codex#1147 (a totalCollateral PATCH while r1 holds 30)."""
+    from model.actions import CreateAvailabilityHead, CreateReservationHead
+
+    return [
+        CreateAvailabilityHead(
+            availability_id="a1", total_size=100, duration=10, min_price_per_byte_per_second=1, total_collateral=500
+        ),
+        CreateReservationHead(
+            availability_id="a1",
+            reservation_id="r1",
+            slot_size=10,
+            request_id=request_id,
+            slot_index=0,
+            collateral_per_byte=3,
+            valid_until=5,
+        ),
+    ]

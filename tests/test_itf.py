@@ -9,12 +9,12 @@ from typing import Any
 
 import attrs
 import pytest
+from scenario import head_reservation_1147
 
 from model.actions import (
     CreateAvailability535,
     CreateAvailabilityHead,
     CreateReservation535,
-    CreateReservationHead,
     DeleteReservation535,
     DeleteReservationHead,
     FindAvailability535,
@@ -32,18 +32,7 @@ HEAD, OLD = Profile.CODEX_HEAD, Profile.CODEX_535
 GOLDEN = Path(__file__).parent / "golden" / "itf"
 
 HEAD_1147 = [
-    CreateAvailabilityHead(
-        availability_id="a1", total_size=100, duration=10, min_price_per_byte_per_second=1, total_collateral=500
-    ),
-    CreateReservationHead(
-        availability_id="a1",
-        reservation_id="r1",
-        slot_size=10,
-        request_id="q",
-        slot_index=0,
-        collateral_per_byte=3,
-        valid_until=5,
-    ),
+    *head_reservation_1147(),
     UpdateAvailability(availability_id="a1", total_collateral=500),
     DeleteReservationHead(reservation_id="r1", availability_id="a1", returned_collateral=30),
 ]

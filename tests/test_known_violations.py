@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
+from scenario import head_reservation_1147
 
 from invariants import check_state
 from model.actions import (
     Accepted,
     Action,
-    CreateAvailabilityHead,
     CreateReservationHead,
     DeleteInactiveReservations,
     DeleteReservationHead,
@@ -30,20 +30,7 @@ def _run(steps: list[Action]) -> AnyState:
     return state
 
 
-SETUP: list[Action] = [
-    CreateAvailabilityHead(
-        availability_id="a1", total_size=100, duration=10, min_price_per_byte_per_second=1, total_collateral=500
-    ),
-    CreateReservationHead(
-        availability_id="a1",
-        reservation_id="r1",
-        slot_size=10,
-        request_id="q",
-        slot_index=0,
-        collateral_per_byte=3,
-        valid_until=5,
-    ),
-]
+SETUP: list[Action] = head_reservation_1147()
 
 
 def test_collateral_reset_by_patch_is_reported_as_nim_codex_1147() -> None:

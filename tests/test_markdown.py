@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from scenario import head_reservation_1147
 
 from model.actions import (
     CreateAvailability535,
@@ -51,18 +52,7 @@ def _variant(name: str) -> Variant:
 def head_1147() -> Counterexample:
     """nim-codex#1147: PATCH totalCollateral with a live reservation, then return and delete."""
     actions = [
-        CreateAvailabilityHead(
-            availability_id="a1", total_size=100, duration=10, min_price_per_byte_per_second=1, total_collateral=500
-        ),
-        CreateReservationHead(
-            availability_id="a1",
-            reservation_id="r1",
-            slot_size=10,
-            request_id="q1",
-            slot_index=0,
-            collateral_per_byte=3,
-            valid_until=5,
-        ),
+        *head_reservation_1147("q1"),
         UpdateAvailability(availability_id="a1", total_collateral=500),
         ReturnBytesToAvailability(availability_id="a1", reservation_id="r1", bytes=10),
         DeleteReservationHead(reservation_id="r1", availability_id="a1", returned_collateral=30),
