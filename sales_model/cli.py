@@ -12,9 +12,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sales_model.commands import check, explore, prove, replay, report
+from sales_model.commands import check, explore, logs, prove, replay, report, trace
 
-SUBCOMMANDS = (check, explore, prove, replay, report)
+SUBCOMMANDS = (check, explore, prove, replay, report, trace, logs)
 
 
 def parser() -> argparse.ArgumentParser:

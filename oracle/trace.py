@@ -1,0 +1,852 @@
+"""The JSON-lines trace vocabulary (version 1): reading a recorded run and checking it against the model.
+
+Rules:
+1. A trace file is JSON lines. Line 1 is the header ``{"trace": "codex-sales-model/oracle",
+   "version": 1, "profile": "codex-head", "setup": {...}}`` (``setup`` optional: keyword arguments
+   of ``model.state.initial_state``, ``quota_max_bytes`` and ``used``). Every other non-empty line
+   is one event ``{"op", "args", "outcome"?, "result"?, "state"?}``:
+   ``op`` an operation of ``model.actions`` for the profile (reservations level); ``args`` its
+   arguments as JSON (ids are the implementation's ids, used as model ids; ``active_slots`` a list
+   of ``[request_id, slot_index]``); ``outcome`` ``"accepted"`` or a rejection kind of
+   ``model.errors`` (absent: not observed); ``result`` the id a ``find_availability`` returned,
+   ``null`` for none (absent: not observed); ``state`` a partial record of the state after the
+   event: ``{"availabilities": {id: {field: value} | null}, "reservations": {...},
+   "repo": {"max_bytes", "used", "reserved"}}``, any subset, ``null`` for an entity recorded absent.
+2. Bad input (``TraceFormatError``, one line ``<file>:<line>: expected <what>, got <what>``; the
+   CLI exits 2) is anything that is not a trace of this vocabulary: a line that is not JSON or not
+   an object, a truncated last line, a wrong header or version, an unknown op, argument, field,
+   outcome kind or state field, a value of the wrong JSON type (an integer that is not an
+   integer; a boolean that is not a boolean), ``result`` on an op that is not a query, and an id in
+   ``args`` or ``result`` that no earlier create introduced (a create counts unless its recorded
+   outcome is a rejection; an id once created stays known after its delete, so using a deleted id
+   is compared with the model, which rejects it). An integer out of nim-codex's range is NOT bad
+   input: the model rejects it with its own rejection kind (``OutOfRange``, ...), compared like any outcome.
+3. A divergence (exit 1) is an event whose recorded outcome, result, or any recorded state field
+   differs from the model's after running the same operation from the header's setup; fields not
+   recorded are not checked (partial observability).
+4. A violation (exit 1) is an event after which the model itself breaks an invariant or a
+   transition property that is not a known nim-codex behaviour: the recorded run took the model
+   somewhere the catalogue forbids (returning more bytes than were written), or the operation
+   table is a broken variant's. Known ones are listed once per (rule, entity), never failures.
+5. ``check`` reports the FIRST failing event only. It runs each operation once, compares only
+   the recorded leaves, and re-checks state invariants only after an event that changed the state
+   (a rejection or a query leaves the very same immutable state, already checked). With the
+   model's own operations, an accepted change is checked on the records it touched (the ones its
+   arguments name, their availabilities' reservations, the repo): every model operation but
+   ``delete_inactive_reservations`` (checked in full) changes nothing else, which the transition
+   properties' "others unchanged" clause states; the repo identity is kept as running sums.
+   Rejections and queries run the transition properties on the full state. ``full=True`` (and any
+   other operation table) checks the whole state after every change.
+6. ``check_file`` dispatches on the name: ``*.itf.json`` goes to ``reports.itf.load`` and
+   ``reports.replay.replay``; anything else is read as JSON lines.
+
+Mirrors: codex-sales-spec §2 (the Reservations procedures, one op each), §1.2 (record fields),
+§1.4 (repo counters), §5 (REST rejections); reports/replay.py (divergence and violation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import attrs
+
+from invariants import rules_for
+from invariants.catalogue import Violation
+from model import errors
+from model.actions import OPERATIONS, Accepted, Action, OperationTable, apply
+from model.entities import Availability535, AvailabilityHead, Reservation535, ReservationHead, free_bytes
+from model.errors import Rejection
+from model.quota import RepoQuota
+from model.state import AnyState, Profile
+from reports.build import found as as_found
+from reports.build import start_state
+from reports.counterexample import Counterexample, Found, Side
+from reports.replay import Difference
+
+TRACE = "codex-sales-model/oracle"
+VERSION = 1
+LEVEL = "reservations"
+SETUP_FIELDS = ("quota_max_bytes", "used")
+STATE_PARTS = ("availabilities", "reservations", "repo")
+#: Rule name of a divergence counterexample (not a catalogue rule).
+DIVERGENCE = "oracle_divergence"
+
+
+class TraceFormatError(ValueError):
+    """A trace that is not in the vocabulary: one line ``<file>:<line>: expected <what>, got <what>``."""
+
+    def __init__(self, source: str, line: int, expected: str, got: str) -> None:
+        super().__init__(f"{source}:{line}: expected {expected}, got {got}")
+        self.source = source
+        self.line = line
+
+
+@attrs.frozen(kw_only=True)
+class Header:
+    """The first line: the profile and the ``initial_state`` arguments; ``source`` names the file."""
+
+    profile: Profile
+    setup: Mapping[str, int] = attrs.field(factory=dict)
+    source: str = "<trace>"
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"trace": TRACE, "version": VERSION, "profile": self.profile.value}
+        if self.setup:
+            found["setup"] = dict(self.setup)
+        return found
+
+
+class Event(NamedTuple):
+    """One recorded operation: ``line`` in the file, the op and raw ``args``, the decoded ``action``,
+    the recorded ``outcome``/``result`` (``has_result`` says whether a result was recorded) and the
+    partial ``state`` (or None)."""
+
+    line: int
+    op: str
+    args: dict[str, Any]
+    action: Action
+    outcome: str | None = None
+    result: str | None = None
+    has_result: bool = False
+    state: dict[str, Any] | None = None
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return repr(value)
+
+
+# --- the vocabulary, compiled once per profile ------------------------------------------------
+
+_INT, _STR, _BOOL, _OPT_INT, _OPT_BOOL, _SLOTS = "int", "str", "bool", "int?", "bool?", "slots"
+_WHAT = {
+    _INT: "an integer",
+    _STR: "a string",
+    _BOOL: "a boolean",
+    _OPT_INT: "an integer or null",
+    _OPT_BOOL: "a boolean or null",
+    _SLOTS: "a list of [request_id, slot_index] pairs",
+}
+
+
+def _kind_of(annotation: Any) -> str:
+    text = str(annotation).replace("typing.", "")
+    table = {
+        "int": _INT,
+        "str": _STR,
+        "bool": _BOOL,
+        "int | None": _OPT_INT,
+        "bool | None": _OPT_BOOL,
+        "frozenset[tuple[str, int]]": _SLOTS,
+    }
+    if text not in table:
+        raise TypeError(f"no trace encoding for {text}")
+    return table[text]
+
+
+class _Op(NamedTuple):
+    cls: type[Action]
+    kinds: dict[str, str]
+    required: frozenset[str]
+    query: bool
+
+
+def _ops(profile: Profile) -> dict[str, _Op]:
+    found = {}
+    for cls in OPERATIONS[profile]:
+        kinds = {f.name: _kind_of(f.type) for f in attrs.fields(cls)}
+        required = frozenset(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING)
+        found[cls.name] = _Op(cls=cls, kinds=kinds, required=required, query=cls.query)
+    return found
+
+
+def _entity_kinds(cls: type[Any]) -> dict[str, str]:
+    return {f.name: _kind_of(f.type) for f in attrs.fields(cls)}
+
+
+_OPS = {p: _ops(p) for p in Profile}
+_ENTITIES = {
+    Profile.CODEX_535: {
+        "availabilities": _entity_kinds(Availability535),
+        "reservations": _entity_kinds(Reservation535),
+    },
+    Profile.CODEX_HEAD: {
+        "availabilities": _entity_kinds(AvailabilityHead),
+        "reservations": _entity_kinds(ReservationHead),
+    },
+}
+_REPO = _entity_kinds(RepoQuota)
+OUTCOMES = frozenset(
+    {"accepted"}
+    | {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, Rejection) and value is not Rejection
+    }
+)
+#: The argument that introduces a new id, per op (the others that name an id refer to one).
+_INTRODUCES = {"create_availability": "availability_id", "create_reservation": "reservation_id"}
+_ID_ARGS = {"availability_id": "availability", "reservation_id": "reservation"}
+
+
+_EVENT_KEYS = frozenset({"op", "args", "outcome", "result", "state"})
+#: Kinds checked by one exact type test (``bool`` is not an ``int`` here, nor ``int`` a ``bool``).
+_SIMPLE: dict[str, type] = {_INT: int, _STR: str, _BOOL: bool}
+
+
+def _accepts(kind: str, value: Any) -> bool:
+    t = type(value)
+    if kind == _INT:
+        return t is int
+    if kind == _STR:
+        return t is str
+    if kind == _BOOL:
+        return t is bool
+    if kind == _OPT_INT:
+        return value is None or t is int
+    if kind == _OPT_BOOL:
+        return value is None or t is bool
+    return t is list and all(type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is int for p in value)
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def parse_header(obj: object, source: str, line: int = 1) -> Header:
+    """The header line as a ``Header`` (rule 1), or a ``TraceFormatError``."""
+    if not isinstance(obj, dict):
+        raise TraceFormatError(source, line, "a header object", _got(obj))
+    if obj.get("trace") != TRACE:
+        raise TraceFormatError(source, line, f'a header with "trace": "{TRACE}"', _got(obj.get("trace")))
+    version = obj.get("version")
+    if type(version) is not int or version != VERSION:
+        raise TraceFormatError(source, line, f"version {VERSION}", _got(version))
+    unknown = sorted(set(obj) - {"trace", "version", "profile", "setup"})
+    if unknown:
+        raise TraceFormatError(source, line, "header keys trace, version, profile, setup", f"{unknown[0]!r}")
+    try:
+        profile = Profile(obj.get("profile"))
+    except ValueError:
+        choices = ", ".join(p.value for p in Profile)
+        raise TraceFormatError(source, line, f"a profile ({choices})", _got(obj.get("profile"))) from None
+    setup = obj.get("setup", {})
+    if not isinstance(setup, dict):
+        raise TraceFormatError(source, line, "setup to be an object", _got(setup))
+    for key, value in setup.items():
+        if key not in SETUP_FIELDS:
+            raise TraceFormatError(source, line, f"setup keys {', '.join(SETUP_FIELDS)}", repr(key))
+        if type(value) is not int or value < 0:
+            raise TraceFormatError(source, line, f"setup.{key} to be a non-negative integer", _got(value))
+    return Header(profile=profile, setup=dict(setup), source=source)
+
+
+def _parse_record(part: str, key: str, record: Any, kinds: dict[str, str], source: str, line: int) -> None:
+    if record is None and part != "repo":
+        return
+    where = f"state.{part}" if part == "repo" else f"state.{part}.{key}"
+    if not isinstance(record, dict):
+        raise TraceFormatError(source, line, f"{where} to be an object of fields", _got(record))
+    for field, value in record.items():
+        kind = kinds.get(field)
+        if kind is None:
+            raise TraceFormatError(source, line, f"a field of {where} ({', '.join(kinds)})", repr(field))
+        simple = _SIMPLE.get(kind)
+        if (type(value) is not simple) if simple is not None else not _accepts(kind, value):
+            raise TraceFormatError(source, line, f"{where}.{field} to be {_WHAT[kind]}", _got(value))
+
+
+def _parse_state(state: Any, entities: dict[str, dict[str, str]], source: str, line: int) -> dict[str, Any]:
+    if not isinstance(state, dict):
+        raise TraceFormatError(source, line, "state to be an object", _got(state))
+    for part, value in state.items():
+        if part == "repo":
+            _parse_record(part, "", value, _REPO, source, line)
+            continue
+        kinds = entities.get(part)
+        if kinds is None:
+            raise TraceFormatError(source, line, f"a state part ({', '.join(STATE_PARTS)})", repr(part))
+        if not isinstance(value, dict):
+            raise TraceFormatError(source, line, f"state.{part} to be an object of id -> record", _got(value))
+        for key, record in value.items():
+            _parse_record(part, key, record, kinds, source, line)
+    return state
+
+
+def parse_event(obj: object, line: int, source: str, profile: Profile) -> Event:
+    """One event line (already JSON-decoded) as an ``Event`` (rules 1, 2); ids are not checked here
+    (``load_events`` and ``check`` check them against the events before)."""
+    return _parse_event(obj, line, source, profile, _OPS[profile])
+
+
+def _parse_event(  # noqa: PLR0912 - one check per key of the vocabulary
+    obj: object,
+    line: int,
+    source: str,
+    profile: Profile,
+    ops: dict[str, _Op],
+    entities: dict[str, dict[str, str]] | None = None,
+) -> Event:
+    if type(obj) is not dict:
+        raise TraceFormatError(source, line, "an event object", _got(obj))
+    op_name = obj.get("op")
+    op = ops.get(op_name) if type(op_name) is str else None
+    if op is None:
+        raise TraceFormatError(
+            source, line, f"an op of {profile.value} ({', '.join(sorted(_OPS[profile]))})", _got(op_name)
+        )
+    if not obj.keys() <= _EVENT_KEYS:
+        extra = [k for k in obj if k not in _EVENT_KEYS]
+        if extra:
+            raise TraceFormatError(source, line, "event keys op, args, outcome, result, state", repr(extra[0]))
+    args = obj.get("args", {})
+    if type(args) is not dict:
+        raise TraceFormatError(source, line, "args to be an object", _got(args))
+    kinds = op.kinds
+    values = args
+    for key, value in args.items():
+        kind = kinds.get(key)
+        if kind is None:
+            raise TraceFormatError(source, line, f"an argument of {op_name} ({', '.join(kinds)})", repr(key))
+        simple = _SIMPLE.get(kind)
+        if (type(value) is not simple) if simple is not None else not _accepts(kind, value):
+            raise TraceFormatError(source, line, f"args.{key} to be {_WHAT[kind]}", _got(value))
+        if kind == _SLOTS:
+            values = {**args, key: frozenset((p[0], p[1]) for p in value)}
+    if not op.required <= args.keys():
+        missing = sorted(op.required - args.keys())
+        raise TraceFormatError(source, line, f"args.{missing[0]} (required by {op_name})", "no such argument")
+    outcome = obj.get("outcome")
+    if outcome is not None and (type(outcome) is not str or outcome not in OUTCOMES):
+        raise TraceFormatError(source, line, "an outcome: accepted or a rejection kind of model.errors", _got(outcome))
+    has_result = "result" in obj
+    result = obj.get("result")
+    if has_result:
+        if not op.query:
+            raise TraceFormatError(source, line, "result only on a query (find_availability)", f"result on {op_name}")
+        if result is not None and type(result) is not str:
+            raise TraceFormatError(source, line, "result to be an availability id or null", _got(result))
+    state = obj.get("state")
+    if state is not None:
+        state = _parse_state(state, _ENTITIES[profile] if entities is None else entities, source, line)
+    return Event(line, op.cls.name, args, op.cls(**values), outcome, result, has_result, state)
+
+
+def unknown_id(events: Iterable[Event]) -> tuple[Event, str, str] | None:
+    """The first (event, argument, id) whose id no earlier create introduced (rule 2), or None."""
+    created: dict[str, set[str]] = {"availability": set(), "reservation": set()}
+    for event in events:
+        args = event.args
+        introduced = _INTRODUCES.get(event.op)
+        for name, entity in _ID_ARGS.items():
+            if name == introduced or name not in args:
+                continue
+            if args[name] not in created[entity]:
+                return event, name, args[name]
+        if event.result is not None and event.result not in created["availability"]:
+            return event, "result", event.result
+        if introduced is not None and (event.outcome is None or event.outcome == "accepted"):
+            created[_ID_ARGS[introduced]].add(args[introduced])
+    return None
+
+
+def _raise_unknown_id(events: Sequence[Event], source: str) -> None:
+    bad = unknown_id(events)
+    if bad is not None:
+        event, name, value = bad
+        where = name if name == "result" else f"args.{name}"
+        what = f"{where} to name an id created by an earlier accepted create"
+        raise TraceFormatError(source, event.line, what, f"{value!r}, never created before line {event.line}")
+
+
+def load_events(lines: Iterable[str], source: str) -> tuple[Header, list[Event]]:
+    """The header and events of a JSON-lines trace (rules 1, 2); a ``TraceFormatError`` names the line."""
+    with _no_gc():
+        return _load_events(lines, source)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic collector paused: reading and checking allocate many objects and free no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_events(lines: Iterable[str], source: str) -> tuple[Header, list[Event]]:
+    header: Header | None = None
+    events: list[Event] = []
+    loads = json.loads
+    profile = Profile.CODEX_HEAD
+    ops, entities = _OPS[profile], _ENTITIES[profile]
+    number = 0
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            obj = loads(text)
+        except json.JSONDecodeError as error:
+            if not text.endswith("\n"):
+                raise TraceFormatError(source, number, "a complete JSON line", "a truncated last line") from None
+            raise TraceFormatError(source, number, "a JSON value", f"invalid JSON ({error.msg})") from None
+        if header is None:
+            header = parse_header(obj, source, number)
+            profile = header.profile
+            ops, entities = _OPS[profile], _ENTITIES[profile]
+            continue
+        events.append(_parse_event(obj, number, source, profile, ops, entities))
+    if header is None:
+        raise TraceFormatError(source, max(number, 1), "a header line", "an empty file")
+    _raise_unknown_id(events, source)
+    return header, events
+
+
+def load_file(path: str | Path) -> tuple[Header, list[Event]]:
+    """``load_events`` on a file; an unreadable file is a ``TraceFormatError`` at line 0."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return load_events(handle, str(path))
+    except OSError as error:
+        raise TraceFormatError(str(path), 0, "a readable file", error.strerror or str(error)) from None
+    except UnicodeDecodeError:
+        raise TraceFormatError(str(path), 0, "UTF-8 text", "undecodable bytes") from None
+
+
+def dump_events(header: Header, events: Iterable[Event]) -> str:
+    """The trace as JSON-lines text (keys in a fixed order; the inverse of ``load_events``)."""
+    out = [json.dumps(header.to_json())]
+    for event in events:
+        obj: dict[str, Any] = {"op": event.op, "args": event.args}
+        if event.outcome is not None:
+            obj["outcome"] = event.outcome
+        if event.has_result:
+            obj["result"] = event.result
+        if event.state is not None:
+            obj["state"] = event.state
+        out.append(json.dumps(obj))
+    return "\n".join(out) + "\n"
+
+
+# --- checking -----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class TraceReport:
+    """What ``check`` found: ``ok``, or the first failing event (``line``, 0-based ``event_index``),
+    its ``kind`` (divergence | violation), a sentence, and the differences or violations."""
+
+    ok: bool
+    kind: str | None
+    line: int | None
+    event_index: int | None
+    message: str
+    differences: tuple[Difference, ...] = ()
+    violations: tuple[Found, ...] = ()
+    known: tuple[tuple[int, Found], ...] = ()
+    events: int = 0
+    source: str = ""
+    header: Header | None = attrs.field(default=None, repr=False, eq=False)
+    trace: tuple[Event, ...] = attrs.field(default=(), repr=False, eq=False)
+    operations: OperationTable | None = attrs.field(default=None, repr=False, eq=False)
+    itf: Counterexample | None = attrs.field(default=None, repr=False, eq=False)
+
+    def signature(self) -> tuple[str | None, frozenset[str]]:
+        """How it fails: the kind, and the differing fields (divergence) or broken rules (violation)."""
+        if self.kind == "divergence":
+            return self.kind, frozenset(d.field for d in self.differences)
+        return self.kind, frozenset(v.rule for v in self.violations)
+
+    def lines(self) -> list[str]:
+        """The report as text lines, for a terminal."""
+        if self.ok:
+            verdict = "ok"
+        else:
+            where = f"line {self.line}" if self.line is not None else f"step {self.event_index}"
+            verdict = f"{self.kind} at {where} (event {self.event_index})"
+        found = [f"trace {self.source}: {self.events} event(s): {verdict}", self.message]
+        found += [f"  {d.field}: recorded {d.recorded!r}, model {d.model!r}" for d in self.differences]
+        for v in self.violations:
+            numbers = (
+                "" if v.expected is None and v.observed is None else f" (expected {v.expected}, observed {v.observed})"
+            )
+            found.append(f"  {v.rule} on {v.entity}: {v.message}{numbers}")
+        for line, v in self.known:
+            found.append(f"  known at line {line}: {v.rule} on {v.entity} ({v.known})")
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "ok": self.ok,
+            "kind": self.kind,
+            "line": self.line,
+            "event_index": self.event_index,
+            "message": self.message,
+            "events": self.events,
+            "source": self.source,
+            "differences": [{"field": d.field, "recorded": d.recorded, "model": d.model} for d in self.differences],
+            "violations": [_violation(v) for v in self.violations],
+            "known": [{"line": line, **_violation(v)} for line, v in self.known],
+        }
+
+    def counterexample(self) -> Counterexample:
+        """The failure as a ``Counterexample`` (engine ``oracle``): the steps up to the failing event
+        run through the model from the header's setup; a divergence has kind ``divergence`` and one
+        side per differing field (model expected, recorded observed)."""
+        if self.ok or self.event_index is None:
+            raise ValueError("a passing trace has no counterexample")
+        if self.itf is not None:
+            return _itf_counterexample(self)
+        assert self.header is not None
+        from reports.build import make
+
+        actions = [e.action for e in self.trace[: self.event_index + 1]]
+        notes = (f"recorded trace {self.source}, failing at line {self.line}",)
+        reproduce = f"sales-model trace check {self.source}"
+        if self.kind == "divergence":
+            sides = [
+                Side(step=self.event_index, field=d.field, expected=d.model, observed=d.recorded)
+                for d in self.differences
+            ]
+            return make(
+                rule=DIVERGENCE,
+                engine="oracle",
+                profile=self.header.profile,
+                level=LEVEL,
+                actions=actions,
+                setup=dict(self.header.setup),
+                operations=self.operations,
+                statement="The recorded implementation run agrees with the model at every event.",
+                spec="codex-sales-spec §2",
+                kind="divergence",
+                sides=sides,
+                notes=notes,
+                reproduce=reproduce,
+            )
+        return make(
+            rule=self.violations[0].rule,
+            engine="oracle",
+            profile=self.header.profile,
+            level=LEVEL,
+            actions=actions,
+            setup=dict(self.header.setup),
+            operations=self.operations,
+            notes=notes,
+            reproduce=reproduce,
+        )
+
+
+def _violation(v: Found) -> dict[str, Any]:
+    return {
+        "rule": v.rule,
+        "entity": v.entity,
+        "message": v.message,
+        "expected": v.expected,
+        "observed": v.observed,
+        "known": v.known,
+    }
+
+
+def _record_differences(part: str, recorded: dict[str, Any], model: Any, found: list[Difference]) -> None:
+    for key, record in recorded.items():
+        entity = model.get(key)
+        where = f"{part}[{key}]"
+        if record is None or entity is None:
+            if (record is None) != (entity is None):
+                found.append(
+                    Difference(
+                        field=where,
+                        recorded="absent" if record is None else "present",
+                        model="absent" if entity is None else "present",
+                    )
+                )
+            continue
+        for field, value in record.items():
+            mine = getattr(entity, field)
+            if mine != value:
+                found.append(Difference(field=f"{where}.{field}", recorded=value, model=mine))
+
+
+def state_differences(recorded: Mapping[str, Any], state: AnyState) -> list[Difference]:
+    """The recorded leaves (rule 1) that differ from ``state``; unrecorded fields are not compared."""
+    found: list[Difference] = []
+    for part, value in recorded.items():
+        if part == "repo":
+            for field, number in value.items():
+                mine = getattr(state.repo, field)
+                if mine != number:
+                    found.append(Difference(field=f"repo.{field}", recorded=number, model=mine))
+        else:
+            _record_differences(part, value, getattr(state, part), found)
+    found.sort(key=lambda d: d.field)
+    return found
+
+
+_GLOBAL = "repo_reserved_identity"
+
+
+def _touched(state: AnyState, after: AnyState, action: Action) -> tuple[set[str], set[str]] | None:
+    """The availabilities and reservations ``action`` may have changed, or None (check in full).
+
+    Every model operation changes only the records its arguments name (and the reservation's
+    parent availability), and the repo; ``delete_inactive_reservations`` changes many."""
+    if action.name == "delete_inactive_reservations":
+        return None
+    aids: set[str] = set()
+    rids: set[str] = set()
+    aid = getattr(action, "availability_id", None)
+    rid = getattr(action, "reservation_id", None)
+    if aid is not None:
+        aids.add(aid)
+    if rid is not None:
+        rids.add(rid)
+        for side in (state, after):
+            held = side.reservations.get(rid)
+            if held is not None:
+                aids.add(held.availability_id)
+    return aids, rids
+
+
+def _view(after: AnyState, aids: set[str], rids: set[str]) -> AnyState:
+    """``after`` restricted to the touched availabilities, their reservations and ledgers."""
+    import immutables
+
+    availabilities = {a: after.availabilities[a] for a in aids if a in after.availabilities}
+    ledgers = {a: after.availability_ledgers[a] for a in aids if a in after.availability_ledgers}
+    held = set(rids)
+    for ledger in ledgers.values():
+        held.update(ledger.reservations)
+    reservations = {r: after.reservations[r] for r in held if r in after.reservations}
+    reservation_ledgers = {r: after.reservation_ledgers[r] for r in held if r in after.reservation_ledgers}
+    view: AnyState = type(after)(  # a constructor call: cheaper than attrs.evolve on this hot path
+        profile=after.profile,
+        repo=after.repo,
+        availabilities=immutables.Map(availabilities),  # type: ignore[arg-type]
+        availability_ledgers=immutables.Map(ledgers),
+        reservations=immutables.Map(reservations),  # type: ignore[arg-type]
+        reservation_ledgers=immutables.Map(reservation_ledgers),
+    )
+    return view
+
+
+def _sums(state: AnyState) -> list[int]:
+    return [sum(free_bytes(a) for a in state.availabilities.values()), sum(r.size for r in state.reservations.values())]
+
+
+def check(
+    header: Header, events: Sequence[Event], operations: OperationTable | None = None, *, full: bool = False
+) -> TraceReport:
+    """Replay ``events`` through the model (or ``operations``) from the header's setup (rules 3-5).
+
+    With the model's own operations (and not ``full``) invariants are checked incrementally: after
+    an event only the records it touched are re-checked, and the repo identity is kept as running
+    sums; ``full`` (and any other operation table) re-checks the whole state after every change."""
+    with _no_gc():
+        return _check(header, events, operations, full)
+
+
+def _check(  # noqa: PLR0912, PLR0915 - one loop, kept flat for speed (rule 5)
+    header: Header, events: Sequence[Event], operations: OperationTable | None, full: bool
+) -> TraceReport:
+    _raise_unknown_id(events, header.source)
+    state: Any = start_state(header.profile, LEVEL, header.setup)
+    invariants, properties = rules_for(header.profile)
+    incremental = operations is None and not full
+    local = tuple(i for i in invariants if i.name != _GLOBAL)
+    identity = tuple(i for i in invariants if i.name == _GLOBAL)
+    sums = _sums(state)
+    table = OPERATIONS[header.profile] if operations is None else operations
+    known: list[tuple[int, Found]] = []
+    seen_known: set[tuple[str, str, str]] = set()
+    total = len(events)
+
+    def failed(index: int, event: Event, kind: str, message: str, **more: Any) -> TraceReport:
+        return TraceReport(
+            ok=False,
+            kind=kind,
+            line=event.line,
+            event_index=index,
+            message=message,
+            known=tuple(known),
+            events=total,
+            source=header.source,
+            header=header,
+            trace=tuple(events),
+            operations=operations,
+            **more,
+        )
+
+    for index, event in enumerate(events):
+        action = event.action
+        outcome = apply(state, action, table)
+        accepted = type(outcome) is Accepted
+        after = outcome.state if accepted else state  # type: ignore[union-attr]
+        diverged: list[Difference] = []
+        if event.outcome is not None:
+            kind = "accepted" if accepted else outcome.kind  # type: ignore[union-attr]
+            if kind != event.outcome:
+                diverged.append(Difference(field="outcome", recorded=event.outcome, model=kind))
+        if event.has_result:
+            answer = outcome.found if accepted else None  # type: ignore[union-attr]
+            if answer != event.result:
+                diverged.append(Difference(field="result", recorded=event.result, model=answer))
+        if event.state is not None:
+            diverged += state_differences(event.state, after)
+        if diverged:
+            message = (
+                f"{header.source}:{event.line}: event {index} ({event.op}) differs from the model "
+                f"in {len(diverged)} field(s): {', '.join(d.field for d in diverged)}."
+            )
+            return failed(index, event, "divergence", message, differences=tuple(diverged))
+        violations: list[Violation] = []
+        properties_done = False
+        if after is not state:
+            touched = _touched(state, after, action) if incremental else None
+            if touched is None:
+                for invariant in invariants:
+                    violations.extend(invariant.check(after))
+                sums = _sums(after)
+            else:
+                aids, rids = touched
+                for aid in aids:
+                    now, was = after.availabilities.get(aid), state.availabilities.get(aid)
+                    sums[0] += (0 if now is None else free_bytes(now)) - (0 if was is None else free_bytes(was))
+                for rid in rids:
+                    now, was = after.reservations.get(rid), state.reservations.get(rid)
+                    sums[1] += (0 if now is None else now.size) - (0 if was is None else was.size)
+                view = _view(after, aids, rids)
+                for invariant in local:
+                    violations.extend(invariant.check(view))
+                if after.repo.reserved != sums[0] + sums[1]:
+                    for invariant in identity:
+                        violations.extend(invariant.check(after))
+                # the transition on the touched records only (their "others unchanged" holds by §2)
+                narrowed = Accepted(state=view)
+                before = _view(state, aids, rids)
+                for prop in properties:
+                    violations.extend(prop.check(before, action, narrowed))
+                properties_done = True
+        if not properties_done:
+            for prop in properties:
+                violations.extend(prop.check(state, action, outcome))
+        if violations:
+            broken = [v for v in violations if not v.known]
+            for v in violations:
+                if v.known and (v.rule, v.entity, v.known) not in seen_known:
+                    seen_known.add((v.rule, v.entity, v.known))
+                    known.append((event.line, v))
+            if broken:
+                rules = ", ".join(sorted({v.rule for v in broken}))
+                message = f"{header.source}:{event.line}: event {index} ({event.op}) breaks {rules} in the model."
+                return failed(index, event, "violation", message, violations=as_found(broken))
+        state = after
+    message = f"The trace agrees with the model: {total} event(s), no divergence, no unknown violation."
+    return TraceReport(
+        ok=True,
+        kind=None,
+        line=None,
+        event_index=None,
+        message=message,
+        known=tuple(known),
+        events=total,
+        source=header.source,
+        header=header,
+        trace=tuple(events),
+        operations=operations,
+    )
+
+
+# --- ITF traces ---------------------------------------------------------------------------------
+
+
+def check_itf(path: str | Path) -> TraceReport:
+    """An ITF trace replayed by ``reports.replay`` (rule 6), as a ``TraceReport`` (``line`` None;
+    ``event_index`` the 0-based step; -1 for the start state)."""
+    from reports.itf import load
+    from reports.replay import replay
+
+    cx = load(path)
+    report = replay(cx)
+    return TraceReport(
+        ok=report.ok,
+        kind=report.kind,
+        line=None,
+        event_index=None if report.step is None else report.step - 1,
+        message=report.message,
+        differences=report.differences,
+        violations=report.violations,
+        known=report.known,
+        events=report.steps,
+        source=str(path),
+        itf=cx,
+    )
+
+
+def _itf_counterexample(report: TraceReport) -> Counterexample:
+    from reports.build import make
+    from reports.replay import tables_for
+    from reports.restore import restore
+    from reports.vocabulary import decode_action
+
+    cx = report.itf
+    assert cx is not None
+    assert report.event_index is not None
+    profile = Profile(cx.profile)
+    operations, rules = tables_for(cx.variant, profile, cx.level)
+    actions = [decode_action(profile, cx.level, s.action, s.arguments) for s in cx.steps[: report.event_index + 1]]
+    start = None if cx.setup is not None else restore(profile, cx.level, cx.initial)
+    common: dict[str, Any] = {
+        "engine": "oracle",
+        "profile": profile,
+        "level": cx.level,
+        "actions": actions,
+        "setup": cx.setup,
+        "start": start,
+        "operations": operations,
+        "rules": rules,
+        "variant": cx.variant,
+        "reproduce": f"sales-model trace check {report.source}",
+    }
+    if report.kind == "divergence":
+        sides = [
+            Side(step=max(report.event_index, 0), field=d.field, expected=d.model, observed=d.recorded)
+            for d in report.differences
+        ]
+        return make(
+            rule=DIVERGENCE,
+            statement="The recorded run agrees with the model at every step.",
+            spec="codex-sales-spec §2",
+            kind="divergence",
+            sides=sides,
+            **common,
+        )
+    return make(rule=report.violations[0].rule, **common)
+
+
+def check_file(path: str | Path, operations: OperationTable | None = None) -> TraceReport:
+    """Check a trace file: ``*.itf.json`` through ``reports.replay``, anything else as JSON lines."""
+    if str(path).endswith(".itf.json"):
+        return check_itf(path)
+    header, events = load_file(path)
+    return check(header, events, operations)
