@@ -27,55 +27,20 @@ from model.actions import (
     OPERATIONS,
     Accepted,
     Action,
-    CreateAvailability535,
-    CreateAvailabilityHead,
-    CreateReservation535,
-    CreateReservationHead,
-    DeleteInactiveReservations,
-    DeleteReservation535,
-    DeleteReservationHead,
-    ExpireBlock,
-    FindAvailability535,
-    FindAvailabilityHead,
     OperationTable,
-    ReleaseBytes,
-    ReturnBytesToAvailability,
-    StoreBlock,
-    UpdateAvailability,
     apply,
 )
 from model.state import AnyState, Profile, initial_state
 from oracle.interface import CREATES, Observed, Ok, Rejected, Snapshot
+from reports.vocabulary import action_classes
 from stateful_tests.strategies import QUOTA
 from variants.broken import VARIANTS, Variant
 
 #: The action type of each operation name, per profile; an operation a profile lacks uses the
 #: other profile's action, which ``apply`` rejects as ``UnsupportedOperation`` (as nim-codex has none).
 ACTION_TYPES: dict[Profile, dict[str, type[Action]]] = {
-    Profile.CODEX_535: {
-        "create_availability": CreateAvailability535,
-        "update_availability": UpdateAvailability,
-        "create_reservation": CreateReservation535,
-        "release_bytes": ReleaseBytes,
-        "return_bytes_to_availability": ReturnBytesToAvailability,
-        "delete_reservation": DeleteReservation535,
-        "find_availability": FindAvailability535,
-        "delete_inactive_reservations": DeleteInactiveReservations,
-        "store_block": StoreBlock,
-        "expire_block": ExpireBlock,
-    },
-    Profile.CODEX_HEAD: {
-        "create_availability": CreateAvailabilityHead,
-        "update_availability": UpdateAvailability,
-        "create_reservation": CreateReservationHead,
-        "release_bytes": ReleaseBytes,
-        "return_bytes_to_availability": ReturnBytesToAvailability,
-        "delete_reservation": DeleteReservationHead,
-        "find_availability": FindAvailabilityHead,
-        "delete_inactive_reservations": DeleteInactiveReservations,
-        "store_block": StoreBlock,
-        "expire_block": ExpireBlock,
-    },
+    profile: {**action_classes(other), **action_classes(profile)}
+    for profile, other in ((Profile.CODEX_535, Profile.CODEX_HEAD), (Profile.CODEX_HEAD, Profile.CODEX_535))
 }
 
 

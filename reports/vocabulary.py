@@ -37,7 +37,8 @@ class VocabularyError(ValueError):
     """An action name or argument outside the vocabulary; the message says what was expected."""
 
 
-def _reservation_classes(profile: Profile) -> dict[str, type[Action]]:
+def action_classes(profile: Profile) -> dict[str, type[Action]]:
+    """The reservations-level action class of each operation name ``profile`` has."""
     return {cls.name: cls for cls in OPERATIONS[profile]}
 
 
@@ -52,7 +53,7 @@ def _market_classes() -> dict[str, type[MarketAction]]:
 def action_names(profile: Profile, level: str) -> list[str]:
     """Every action name of ``level`` for ``profile``, sorted."""
     if level == "reservations":
-        return sorted(_reservation_classes(profile))
+        return sorted(action_classes(profile))
     if level == "market":
         return sorted(_market_classes())
     raise VocabularyError(f"level must be 'reservations' or 'market', not {level!r}")
@@ -72,7 +73,7 @@ def encode_action(action: Action | MarketAction) -> tuple[str, dict[str, Any]]:
 def decode_action(profile: Profile, level: str, name: str, arguments: Mapping[str, Any]) -> Action | MarketAction:
     """The action ``name`` with ``arguments`` at ``level`` for ``profile`` (rule 3)."""
     if level == "reservations":
-        classes: Mapping[str, type[Any]] = _reservation_classes(profile)
+        classes: Mapping[str, type[Any]] = action_classes(profile)
     elif level == "market":
         classes = _market_classes()
     else:
@@ -169,4 +170,4 @@ def _coerce_tuple(args: tuple[Any, ...], value: Any, where: str) -> Any:
     return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
 
 
-__all__ = ["SaleEvent", "VocabularyError", "action_names", "decode_action", "encode_action"]
+__all__ = ["SaleEvent", "VocabularyError", "action_classes", "action_names", "decode_action", "encode_action"]
