@@ -22,6 +22,7 @@ import attrs
 from model import codex535, codex_head, common
 from model.entities import Availability535, AvailabilityHead
 from model.errors import Rejection, UnsupportedOperation
+from model.records import arguments
 from model.state import AnyState, Profile
 
 
@@ -34,7 +35,7 @@ class Action:
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of the operation, by field name."""
-        return attrs.asdict(self, recurse=False)
+        return arguments(self)
 
 
 @attrs.frozen(kw_only=True)

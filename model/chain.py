@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import attrs
 
 from model.numbers import money_field, size_field, time_field
+from model.records import evolve
 from model.state import Profile
 
 
@@ -152,7 +153,7 @@ def mine(request: Request, index: int) -> bool:
 
 def with_slot(request: Request, index: int, slot: ChainSlot) -> Request:
     """``request`` with one slot replaced."""
-    return attrs.evolve(request, slots=(*request.slots[:index], slot, *request.slots[index + 1 :]))
+    return evolve(request, slots=(*request.slots[:index], slot, *request.slots[index + 1 :]))
 
 
 def repair_collateral(terms: RequestTerms, discount_percent: int) -> int:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-import attrs
-
 from model import quota
 from model.checks import id_in_use, out_of_range
 from model.common import delete_inactive_reservations as _delete_inactive
@@ -23,6 +21,7 @@ from model.common import first_by_id
 from model.entities import Availability535, AvailabilityLedger, Reservation535, ReservationLedger
 from model.errors import BytesOutOfBounds, NotExists, OutOfRange, Overflow, QuotaNotEnough, Rejection, ReserveFailed
 from model.numbers import MONEY, SIZE, U64_MAX
+from model.records import evolve
 from model.state import State535, get_availability, get_reservation, with_reservation_added, with_reservation_removed
 
 
@@ -52,7 +51,7 @@ def create_availability(
     availability = Availability535(
         id=availability_id, size=size, duration=duration, min_price=min_price, max_collateral=max_collateral
     )
-    return attrs.evolve(
+    return evolve(
         state,
         repo=repo,
         availabilities=state.availabilities.set(availability_id, availability),
@@ -66,7 +65,7 @@ def take_bytes(availability: Availability535, slot_size: int) -> Availability535
         return BytesOutOfBounds(
             entity="availability", id=availability.id, requested=slot_size, available=availability.size
         )
-    return attrs.evolve(availability, size=availability.size - slot_size)
+    return evolve(availability, size=availability.size - slot_size)
 
 
 def create_reservation(
@@ -104,7 +103,7 @@ def give_back(availability: Availability535, reservation: Reservation535) -> Ava
     """Kernel of ``deleteReservation``: ``size += reservation.size``."""
     if availability.size > U64_MAX - reservation.size:
         return Overflow(field="size", value=availability.size, addend=reservation.size, high=U64_MAX)
-    return attrs.evolve(availability, size=availability.size + reservation.size)
+    return evolve(availability, size=availability.size + reservation.size)
 
 
 def delete_reservation(state: State535, *, reservation_id: str, availability_id: str) -> State535 | Rejection:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Set
 
-import attrs
-
 from model import quota
 from model.checks import id_in_use, out_of_range
 from model.common import delete_inactive_reservations as _delete_inactive
@@ -53,6 +51,7 @@ from model.errors import (
 )
 from model.numbers import MONEY, SIZE, TIME, U64_MAX, U256_MAX, largest
 from model.quota import RepoQuota
+from model.records import evolve
 from model.state import StateHead, get_availability, get_reservation, with_reservation_added, with_reservation_removed
 
 
@@ -104,7 +103,7 @@ def create_availability(
         until=until,
     )
     ledger = AvailabilityLedger(created_size=total_size)
-    return attrs.evolve(
+    return evolve(
         state,
         repo=repo,
         availabilities=state.availabilities.set(availability_id, availability),
@@ -168,7 +167,7 @@ def resize(availability: AvailabilityHead, total_size: int, repo: RepoQuota) -> 
         free_size = availability.free_size + (total_size - availability.total_size)
     else:
         free_size = availability.free_size - (availability.total_size - total_size)
-    return attrs.evolve(availability, total_size=total_size, free_size=free_size)
+    return evolve(availability, total_size=total_size, free_size=free_size)
 
 
 def _patch_ranges(
@@ -239,8 +238,8 @@ def update_availability(
     if total_collateral is not None:
         # The reset is a new collateral baseline: earlier leaks are forgotten, and it is sound
         # only when no live reservation holds collateral (nim-codex#1147).
-        ledger = attrs.evolve(ledger, collateral_leaked=0, collateral_reset_live=len(ledger.reservations) > 0)
-    return attrs.evolve(
+        ledger = evolve(ledger, collateral_leaked=0, collateral_reset_live=len(ledger.reservations) > 0)
+    return evolve(
         state,
         repo=repo,
         availabilities=state.availabilities.set(availability_id, new),
@@ -259,7 +258,7 @@ def _overwrite(
     """The PATCH field overwrites; ``totalCollateral=`` also sets ``totalRemainingCollateral``."""
     a = availability
     collateral = a.total_collateral if total_collateral is None else total_collateral
-    return attrs.evolve(
+    return evolve(
         a,
         duration=a.duration if duration is None else duration,
         min_price_per_byte_per_second=(
@@ -291,7 +290,7 @@ def take_slot(availability: AvailabilityHead, slot_size: int, collateral_per_byt
             required=slot_collateral(slot_size, collateral_per_byte),
             remaining=remaining,
         )
-    return attrs.evolve(
+    return evolve(
         availability,
         free_size=availability.free_size - slot_size,
         total_remaining_collateral=remaining - slot_size * collateral_per_byte,
@@ -369,7 +368,7 @@ def return_written(
         return ReserveFailed(parent=reserved)
     if availability.free_size > U64_MAX - to_return:
         return Overflow(field="free_size", value=availability.free_size, addend=to_return, high=U64_MAX)
-    return attrs.evolve(availability, free_size=availability.free_size + to_return), reserved
+    return evolve(availability, free_size=availability.free_size + to_return), reserved
 
 
 def return_bytes_to_availability(
@@ -403,7 +402,7 @@ def return_bytes_to_availability(
         reservation_id, after_return(state.reservation_ledgers[reservation_id], amount)
     )
     if amount == 0:
-        return attrs.evolve(state, reservation_ledgers=ledgers)
+        return evolve(state, reservation_ledgers=ledgers)
     availability = get_availability(state, availability_id)
     if isinstance(availability, NotExists):
         return availability
@@ -414,7 +413,7 @@ def return_bytes_to_availability(
     late = check_until(new, state.availability_ledgers[availability_id].latest_valid_until)
     if late is not None:
         return late
-    return attrs.evolve(
+    return evolve(
         state,
         repo=repo,
         availabilities=state.availabilities.set(availability_id, new),
@@ -438,7 +437,7 @@ def give_back(
                 field="total_remaining_collateral", value=remaining, addend=returned_collateral, high=U256_MAX
             )
         remaining = remaining + returned_collateral
-    return attrs.evolve(availability, free_size=free_size, total_remaining_collateral=remaining)
+    return evolve(availability, free_size=free_size, total_remaining_collateral=remaining)
 
 
 def delete_reservation(

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Set
 from typing import TypeVar
 
-import attrs
-
 from model import quota
 from model.checks import out_of_range
 from model.entities import Availability535, AvailabilityHead, Reservation535, ReservationHead
@@ -30,6 +28,7 @@ from model.errors import (
 )
 from model.numbers import SIZE
 from model.quota import RepoQuota
+from model.records import evolve
 from model.state import A, R, ReservationsState, get_reservation
 
 RR = TypeVar("RR", Reservation535, ReservationHead)
@@ -48,7 +47,7 @@ def release_from(reservation: RR, repo: RepoQuota, n: int) -> tuple[RR, RepoQuot
     released = quota.release(repo, n)
     if isinstance(released, QuotaUnderflow):
         return ReleaseFailed(parent=released)
-    return attrs.evolve(reservation, size=reservation.size - n), released
+    return evolve(reservation, size=reservation.size - n), released
 
 
 def release_bytes(
@@ -70,7 +69,7 @@ def release_bytes(
     if isinstance(released, Rejection):
         return released
     updated, repo = released
-    return attrs.evolve(state, repo=repo, reservations=state.reservations.set(updated.id, updated))
+    return evolve(state, repo=repo, reservations=state.reservations.set(updated.id, updated))
 
 
 def store_block(state: S, *, bytes: int) -> S | OutOfRange | QuotaNotEnough:
@@ -85,7 +84,7 @@ def store_block(state: S, *, bytes: int) -> S | OutOfRange | QuotaNotEnough:
     repo = quota.store_block(state.repo, bytes)
     if isinstance(repo, QuotaNotEnough):
         return repo
-    return attrs.evolve(state, repo=repo)
+    return evolve(state, repo=repo)
 
 
 def expire_block(state: S, *, bytes: int) -> S | OutOfRange | QuotaUnderflow:
@@ -100,7 +99,7 @@ def expire_block(state: S, *, bytes: int) -> S | OutOfRange | QuotaUnderflow:
     repo = quota.expire_block(state.repo, bytes)
     if isinstance(repo, QuotaUnderflow):
         return repo
-    return attrs.evolve(state, repo=repo)
+    return evolve(state, repo=repo)
 
 
 def first_by_id(availabilities: Iterable[AA], matches: Callable[[AA], bool]) -> AA | None:

@@ -19,6 +19,7 @@ import attrs
 import immutables
 
 from model.numbers import money_field, size_field, time_field
+from model.records import evolve
 
 
 @attrs.frozen(kw_only=True)
@@ -106,7 +107,7 @@ def slot_collateral(slot_size: int, collateral_per_byte: int) -> int:
 
 def after_return(ledger: ReservationLedger, amount: int) -> ReservationLedger:
     """The ledger of a reservation after ``return_bytes_to_availability`` gave back ``amount``."""
-    return attrs.evolve(ledger, returned=ledger.returned + amount, returns=ledger.returns + 1)
+    return evolve(ledger, returned=ledger.returned + amount, returns=ledger.returns + 1)
 
 
 def lost_on_delete(ledger: ReservationLedger, size: int) -> int:

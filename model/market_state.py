@@ -30,6 +30,7 @@ from model.actions import Accepted, Action, OperationTable, Outcome, apply
 from model.chain import REQUEST_MOVES, Move, Request, RequestState, SlotStatus
 from model.entities import Availability535, AvailabilityHead
 from model.errors import Rejection
+from model.records import evolve
 from model.sale import ENDINGS, TABLES, Ending, SaleEvent, SaleState, Table, next_state
 from model.slot_queue import SlotQueue, SlotQueueItem
 from model.state import AnyState, Profile, in_key_order, initial_state, items_in_key_order
@@ -271,7 +272,7 @@ def enter(sale: Sale, state: SaleState, reprocess: bool, returns_collateral: boo
     """``sale`` in its next state; a change of state takes the new state's flags."""
     if state is sale.state:
         return sale
-    return attrs.evolve(sale, state=state, reprocess=reprocess, returns_collateral=returns_collateral)
+    return evolve(sale, state=state, reprocess=reprocess, returns_collateral=returns_collateral)
 
 
 def deliver(progress: Progress, rules: MarketRules, key: SaleKey, event: SaleEvent) -> Progress:
@@ -312,7 +313,7 @@ def move_request(progress: Progress, rules: MarketRules, request_id: str, move: 
     moved = rules.request_moves.get((request.state, move))
     if moved is None:
         return NotEnabled(what=move.value, reason=f"request {request_id} is {request.state.value}")
-    return with_market(progress, requests=progress.market.requests.set(request_id, attrs.evolve(request, state=moved)))
+    return with_market(progress, requests=progress.market.requests.set(request_id, evolve(request, state=moved)))
 
 
 def emit_slot_filled(progress: Progress, rules: MarketRules, request_id: str, index: int) -> Progress:

@@ -21,6 +21,7 @@ import attrs
 
 from model.errors import QuotaNotEnough, QuotaUnderflow
 from model.numbers import natural_field
+from model.records import evolve
 
 
 @attrs.frozen(kw_only=True)
@@ -45,7 +46,7 @@ def reserve(quota: RepoQuota, n: int) -> RepoQuota | QuotaNotEnough:
     """
     if n > available(quota):
         return _not_enough(quota, n)
-    return attrs.evolve(quota, reserved=quota.reserved + n)
+    return evolve(quota, reserved=quota.reserved + n)
 
 
 def release(quota: RepoQuota, n: int) -> RepoQuota | QuotaUnderflow:
@@ -57,7 +58,7 @@ def release(quota: RepoQuota, n: int) -> RepoQuota | QuotaUnderflow:
     """
     if quota.reserved < n:
         return QuotaUnderflow(counter="reserved", requested=n, current=quota.reserved)
-    return attrs.evolve(quota, reserved=quota.reserved - n)
+    return evolve(quota, reserved=quota.reserved - n)
 
 
 def store_block(quota: RepoQuota, n: int) -> RepoQuota | QuotaNotEnough:
@@ -69,7 +70,7 @@ def store_block(quota: RepoQuota, n: int) -> RepoQuota | QuotaNotEnough:
     """
     if n > available(quota):
         return _not_enough(quota, n)
-    return attrs.evolve(quota, used=quota.used + n)
+    return evolve(quota, used=quota.used + n)
 
 
 def expire_block(quota: RepoQuota, n: int) -> RepoQuota | QuotaUnderflow:
@@ -81,7 +82,7 @@ def expire_block(quota: RepoQuota, n: int) -> RepoQuota | QuotaUnderflow:
     """
     if quota.used < n:
         return QuotaUnderflow(counter="used", requested=n, current=quota.used)
-    return attrs.evolve(quota, used=quota.used - n)
+    return evolve(quota, used=quota.used - n)
 
 
 def available(quota: RepoQuota) -> int:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import attrs
-
 from model.actions import (
     Accepted,
     Action,
@@ -39,6 +37,7 @@ from model.actions import (
 from model.chain import ChainSlot, Host, Request, SlotStatus, fillable, mine, slot_state, with_slot
 from model.errors import BytesOutOfBounds, Rejection, ReserveFailed
 from model.market_state import MarketRules, NotEnabled, Progress, Sale, push_item, run_reservations, with_market
+from model.records import evolve
 from model.sale import Collateral, SaleEvent, SaleState
 from model.state import Profile
 
@@ -73,7 +72,7 @@ def _release_worker(progress: Progress, rules: MarketRules, sale: Sale) -> tuple
     """``onFilled`` or the end of cleanup: the queue worker waiting on this sale is free again."""
     if not sale.worker:
         return progress, sale
-    return with_market(progress, queue=rules.release_worker(progress.market.queue)), attrs.evolve(sale, worker=False)
+    return with_market(progress, queue=rules.release_worker(progress.market.queue)), evolve(sale, worker=False)
 
 
 # -- environment outcomes ---------------------------------------------------------------
@@ -157,7 +156,7 @@ def _found(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[
         return found
     if found[1] is None:
         return _refuse(sale, E.AVAILABILITY_FOUND, "no availability matches")
-    return found[0], attrs.evolve(sale, hint=found[1])
+    return found[0], evolve(sale, hint=found[1])
 
 
 def _no_match(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[Progress, Sale] | Rejection:
@@ -219,7 +218,7 @@ def _created(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tupl
     if not isinstance(outcome, Accepted) or not isinstance(action, CreateReservation535 | CreateReservationHead):
         return _refuse(sale, E.RESERVATION_CREATED, f"createReservation refused: {outcome!r}")
     taken = action.slot_size * action.collateral_per_byte if isinstance(action, CreateReservationHead) else 0
-    created = attrs.evolve(
+    created = evolve(
         sale, hint=None, reservation_id=action.reservation_id, availability_id=action.availability_id, taken=taken
     )
     return progress, created
@@ -235,7 +234,7 @@ def _create_refused(event: SaleEvent, lost_race: bool) -> Effect:
         outcome = done[2]
         if not isinstance(outcome, Rejection) or isinstance(outcome, BytesOutOfBounds) is not lost_race:
             return _refuse(sale, event, f"createReservation gave {outcome!r}")
-        return progress, attrs.evolve(sale, hint=None)
+        return progress, evolve(sale, hint=None)
 
     return effect
 
@@ -247,7 +246,7 @@ def _reserve_slot(progress: Progress, rules: MarketRules, sale: Sale, n: int) ->
     found = slot_of(progress, sale)
     if found not in _free_states(progress.market.profile):
         return _refuse(sale, E.RESERVE_SLOT_OK, f"slot state is {found}")
-    return progress, attrs.evolve(sale, repairing=found == "Repair")
+    return progress, evolve(sale, repairing=found == "Repair")
 
 
 def _batch(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[Progress, Sale] | Rejection:
@@ -270,7 +269,7 @@ def _batch(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[
             return released
     slot = (sale.request_id, sale.slot_index)
     progress = with_market(progress, blocks=progress.market.blocks.set(slot, progress.market.blocks.get(slot, 0) + n))
-    return progress, attrs.evolve(sale, downloaded=sale.downloaded + n)
+    return progress, evolve(sale, downloaded=sale.downloaded + n)
 
 
 def _downloaded(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[Progress, Sale] | Rejection:
@@ -331,10 +330,10 @@ def _payout(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple
     if slot_of(progress, sale) != "Finished" or not mine(request, sale.slot_index):
         return _refuse(sale, E.PAYOUT, f"slot state is {slot_of(progress, sale)}; freeSlot needs this host's slot")
     slot = request.slots[sale.slot_index]
-    progress = _with_chain_slot(progress, sale, attrs.evolve(slot, status=SlotStatus.WITHDRAWN))
+    progress = _with_chain_slot(progress, sale, evolve(slot, status=SlotStatus.WITHDRAWN))
     if progress.market.profile is Profile.CODEX_535:
         return progress, sale
-    return progress, attrs.evolve(sale, returned_collateral=slot.collateral)
+    return progress, evolve(sale, returned_collateral=slot.collateral)
 
 
 def _raise(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[Progress, Sale] | Rejection:
@@ -348,7 +347,7 @@ def _raise(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tuple[
     if not mine(request, sale.slot_index):
         return _refuse(sale, E.RAISE, "freeSlot reverts: this host does not hold the slot")
     slot = request.slots[sale.slot_index]
-    return _with_chain_slot(progress, sale, attrs.evolve(slot, status=SlotStatus.WITHDRAWN)), sale
+    return _with_chain_slot(progress, sale, evolve(slot, status=SlotStatus.WITHDRAWN)), sale
 
 
 # -- cleanup -------------------------------------------------------------------------------------
@@ -362,7 +361,7 @@ def _collateral(progress: Progress, sale: Sale, collateral: Collateral) -> tuple
         return progress, sale.returned_collateral
     if collateral is Collateral.CURRENT_IF_HOST and mine(request_of(progress, sale), sale.slot_index):
         slot = request_of(progress, sale).slots[sale.slot_index]
-        return _with_chain_slot(progress, sale, attrs.evolve(slot, status=SlotStatus.WITHDRAWN)), slot.collateral
+        return _with_chain_slot(progress, sale, evolve(slot, status=SlotStatus.WITHDRAWN)), slot.collateral
     return progress, None
 
 
@@ -406,9 +405,9 @@ def _cleanup(progress: Progress, rules: MarketRules, sale: Sale, n: int) -> tupl
     progress, collateral = _collateral(progress, sale, ending.collateral)
     progress = _give_back(progress, rules, sale, ending.returns_written, collateral)
     if ending.requeues and sale.reprocess and sale.item is not None:
-        progress = push_item(progress, rules, attrs.evolve(sale.item, seen=True))
+        progress = push_item(progress, rules, evolve(sale.item, seen=True))
     progress, sale = _release_worker(progress, rules, sale)
-    return progress, attrs.evolve(sale, ended=True, given=collateral)
+    return progress, evolve(sale, ended=True, given=collateral)
 
 
 EFFECTS: Mapping[SaleEvent, Effect] = {

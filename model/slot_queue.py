@@ -20,6 +20,7 @@ from __future__ import annotations
 import attrs
 
 from model.errors import Rejection
+from model.records import evolve
 from model.state import Profile
 
 DEFAULT_MAX_WORKERS = 3
@@ -132,11 +133,11 @@ def push(queue: SlotQueue, item: SlotQueueItem) -> SlotQueue | SlotQueueItemExis
     if any(other.key == item.key for other in queue.items):
         return SlotQueueItemExists(request_id=item.request_id, slot_index=item.slot_index)
     if queue.profile is Profile.CODEX_535:
-        item = attrs.evolve(item, seen=False)
+        item = evolve(item, seen=False)
     items = _insert(queue.items, item, queue.profile)
     if len(items) > queue.max_size:
         items = items[:-1]
-    return attrs.evolve(queue, items=items, paused=queue.paused and item.seen)
+    return evolve(queue, items=items, paused=queue.paused and item.seen)
 
 
 def take(queue: SlotQueue) -> tuple[SlotQueue, SlotQueueItem | None] | QueueNotReady:
@@ -154,32 +155,32 @@ def take(queue: SlotQueue) -> tuple[SlotQueue, SlotQueueItem | None] | QueueNotR
         return QueueNotReady(reason="busy")
     first = queue.items[0]
     if first.seen:
-        return attrs.evolve(queue, paused=True), None
-    return attrs.evolve(queue, items=queue.items[1:], busy=queue.busy + 1), first
+        return evolve(queue, paused=True), None
+    return evolve(queue, items=queue.items[1:], busy=queue.busy + 1), first
 
 
 def release_worker(queue: SlotQueue) -> SlotQueue:
     """A sale was filled or cleaned up: its worker is idle again (``completed.fire()``, spec §3.3 step 4)."""
-    return attrs.evolve(queue, busy=max(queue.busy - 1, 0))
+    return evolve(queue, busy=max(queue.busy - 1, 0))
 
 
 def delete_request(queue: SlotQueue, request_id: str) -> SlotQueue:
     """Drop every item of a request (RequestCancelled / Failed / Fulfilled, spec §4)."""
-    return attrs.evolve(queue, items=tuple(i for i in queue.items if i.request_id != request_id))
+    return evolve(queue, items=tuple(i for i in queue.items if i.request_id != request_id))
 
 
 def delete_item(queue: SlotQueue, request_id: str, slot_index: int) -> SlotQueue:
     """Drop one slot's item (SlotFilled / SlotReservationsFull, spec §4)."""
-    return attrs.evolve(queue, items=tuple(i for i in queue.items if i.key != (request_id, slot_index)))
+    return evolve(queue, items=tuple(i for i in queue.items if i.key != (request_id, slot_index)))
 
 
 def availability_saved(queue: SlotQueue) -> SlotQueue:
     """``OnAvailabilitySaved`` of an enabled availability: clear seen flags, then unpause (HEAD, spec §4)."""
     if queue.profile is not Profile.CODEX_HEAD:
         return queue
-    cleared = tuple(attrs.evolve(i, seen=False) if i.seen else i for i in queue.items)
+    cleared = tuple(evolve(i, seen=False) if i.seen else i for i in queue.items)
     items = tuple(sorted(cleared, key=lambda i: sort_key(i, queue.profile)))
-    return attrs.evolve(queue, items=items, paused=False)
+    return evolve(queue, items=items, paused=False)
 
 
 def restarted(queue: SlotQueue) -> SlotQueue:

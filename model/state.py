@@ -38,6 +38,7 @@ from model.entities import (
 from model.errors import NotExists
 from model.numbers import largest
 from model.quota import RepoQuota
+from model.records import evolve
 
 
 class Profile(enum.Enum):
@@ -146,13 +147,13 @@ def with_reservation_added(
     """Store ``availability`` and a new ``reservation``, indexing it under its availability."""
     parent = state.availability_ledgers[availability.id]
     counts = parent.valid_until_counts
-    parent = attrs.evolve(
+    parent = evolve(
         parent,
         reservations=parent.reservations.set(reservation.id, valid_until),
         valid_until_counts=counts.set(valid_until, counts.get(valid_until, 0) + 1),
         latest_valid_until=largest(parent.latest_valid_until, valid_until),
     )
-    return attrs.evolve(
+    return evolve(
         state,
         availabilities=state.availabilities.set(availability.id, availability),
         reservations=state.reservations.set(reservation.id, reservation),
@@ -187,7 +188,7 @@ def with_reservation_removed(
     latest = parent.latest_valid_until
     if held == 1 and valid_until == latest:
         latest = largest(0, *counts)
-    parent = attrs.evolve(
+    parent = evolve(
         parent,
         reservations=parent.reservations.delete(reservation_id),
         valid_until_counts=counts,
@@ -198,7 +199,7 @@ def with_reservation_removed(
     availabilities = (
         state.availabilities if availability is None else state.availabilities.set(availability_id, availability)
     )
-    return attrs.evolve(
+    return evolve(
         state,
         availabilities=availabilities,
         reservations=state.reservations.delete(reservation_id),
