@@ -7,6 +7,16 @@ Rules:
    function of (pre-state, action, outcome). Both yield ``Violation`` values, never raise.
 3. A violation that nim-codex is known to commit at a profile's version carries the issue
    reference in ``known``: it is reported, and it is not a failure of the model.
+4. A rule may also offer a ``local`` check: the same function, told by a ``Scope`` which records
+   to look at (the ones an action touched). ``local(state, scope)`` yields exactly the violations
+   ``check(state)`` yields for those records; the incremental trace checker uses it. Whole-state
+   claims ("nothing else changed") are the caller's, not the scoped check's. A claim about one
+   reservation reads of its availability no more than whether it exists, its ``until`` and its
+   ledger's index, which lets the checker leave a changed availability's other reservations out
+   (oracle/pipeline.py rule 6; tests/test_invariants.py holds the invariants to it).
+5. A transition property names the actions it is about (``actions``, None for all) and the
+   outcomes (``outcomes``: accepted, rejected or both); on any other step its check yields nothing,
+   so a caller may skip it. ``tests/test_invariants.py`` holds every property to its declaration.
 """
 
 from __future__ import annotations
@@ -46,6 +56,24 @@ class Violation:
     known: str | None = None
 
 
+@attrs.frozen
+class Scope:
+    """The records a local check looks at (rule 4): availability ids and reservation ids, each
+    sorted (``Scope.of`` sorts them), so a scoped check walks them in the whole check's order."""
+
+    availabilities: tuple[str, ...]
+    reservations: tuple[str, ...]
+
+    @classmethod
+    def of(cls, availabilities: Iterable[str], reservations: Iterable[str]) -> Scope:
+        """The scope of these ids, sorted."""
+        return cls(tuple(sorted(set(availabilities))), tuple(sorted(set(reservations))))
+
+
+ACCEPTED, REJECTED = "accepted", "rejected"
+BOTH_OUTCOMES = frozenset({ACCEPTED, REJECTED})
+
+
 @attrs.frozen(kw_only=True)
 class Invariant(Generic[StateT]):
     """A named claim about every reachable state (of the reservations store, or of a whole market)."""
@@ -55,6 +83,7 @@ class Invariant(Generic[StateT]):
     spec: str
     profiles: frozenset[Profile]
     check: Callable[[StateT], Iterable[Violation]]
+    local: Callable[[StateT, Scope], Iterable[Violation]] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -66,3 +95,12 @@ class TransitionProperty(Generic[StateT, ActionT, OutcomeT]):
     spec: str
     profiles: frozenset[Profile]
     check: Callable[[StateT, ActionT, OutcomeT], Iterable[Violation]]
+    local: Callable[[StateT, ActionT, OutcomeT, Scope], Iterable[Violation]] | None = None
+    actions: frozenset[str] | None = None
+    outcomes: frozenset[str] = BOTH_OUTCOMES
+
+    def concerns(self, action_name: str, accepted: bool) -> bool:
+        """Whether a step of ``action_name`` with this outcome is one the property is about (rule 5)."""
+        return (self.actions is None or action_name in self.actions) and (
+            (ACCEPTED if accepted else REJECTED) in self.outcomes
+        )

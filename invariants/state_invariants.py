@@ -4,6 +4,8 @@ Rules:
 1. Each check walks the state once and yields one ``Violation`` per breaching entity.
 2. The OLD capacity is the availability's size at creation; the HEAD capacity is ``total_size``.
 3. Written bytes of a reservation are ``slot_size - size`` from its ledger.
+4. Every check but the repo's two takes an optional ``Scope`` (catalogue rule 4): with one, it
+   walks only the scope's availabilities and reservations, in the same order, with the same code.
 
 Mirrors: codex-sales-spec §6 (INV-1..5, INV-7, INV-10, INV-11).
 """
@@ -11,11 +13,36 @@ Mirrors: codex-sales-spec §6 (INV-1..5, INV-7, INV-10, INV-11).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from invariants.catalogue import BOTH, HEAD, Invariant, Violation
+from invariants.catalogue import BOTH, HEAD, Invariant, Scope, Violation
 from model.entities import Availability535, AvailabilityHead, free_bytes
 from model.numbers import largest
 from model.state import AnyState, in_key_order, items_in_key_order
+
+
+def _availabilities(state: AnyState, scope: Scope | None) -> list[Any]:
+    """The availabilities by id: all of them, or the scope's that exist (rule 4)."""
+    if scope is None:
+        return state.availabilities_by_id()
+    found = state.availabilities
+    return [found[key] for key in scope.availabilities if key in found]
+
+
+def _reservations(state: AnyState, scope: Scope | None) -> list[Any]:
+    """The reservations by id: all of them, or the scope's that exist (rule 4)."""
+    if scope is None:
+        return state.reservations_by_id()
+    found = state.reservations
+    return [found[key] for key in scope.reservations if key in found]
+
+
+def _availability_ledgers(state: AnyState, scope: Scope | None) -> list[tuple[str, Any]]:
+    """The availability ledgers by id: all of them, or the scope's that exist (rule 4)."""
+    if scope is None:
+        return items_in_key_order(state.availability_ledgers)
+    found = state.availability_ledgers
+    return [(key, found[key]) for key in scope.availabilities if key in found]
 
 
 def repo_within_quota(state: AnyState) -> Iterator[Violation]:
@@ -43,8 +70,8 @@ def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
         )
 
 
-def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities_by_id():
+def reserved_bytes_within_total(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for availability in _availabilities(state, scope):
         ledger = state.availability_ledgers.get(availability.id)
         if ledger is None:
             continue
@@ -64,8 +91,8 @@ def reserved_bytes_within_total(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def free_size_within_total(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities_by_id():
+def free_size_within_total(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for availability in _availabilities(state, scope):
         if isinstance(availability, AvailabilityHead) and availability.free_size > availability.total_size:
             yield Violation(
                 rule="free_size_within_total",
@@ -76,8 +103,8 @@ def free_size_within_total(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def reservation_size_within_slot(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations_by_id():
+def reservation_size_within_slot(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for reservation in _reservations(state, scope):
         ledger = state.reservation_ledgers.get(reservation.id)
         if ledger is not None and not 0 <= reservation.size <= ledger.slot_size:
             yield Violation(
@@ -89,8 +116,8 @@ def reservation_size_within_slot(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations_by_id():
+def reservation_has_availability(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for reservation in _reservations(state, scope):
         parent = state.availability_ledgers.get(reservation.availability_id)
         if reservation.availability_id not in state.availabilities or parent is None:
             yield Violation(
@@ -104,7 +131,7 @@ def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
                 entity=reservation.id,
                 message=f"reservation is not indexed under availability {reservation.availability_id}",
             )
-    for availability_id, ledger in items_in_key_order(state.availability_ledgers):
+    for availability_id, ledger in _availability_ledgers(state, scope):
         indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
         latest = largest(0, *in_key_order(ledger.reservations))
         if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
@@ -117,8 +144,8 @@ def reservation_has_availability(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def until_covers_reservations(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations_by_id():
+def until_covers_reservations(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for reservation in _reservations(state, scope):
         availability = state.availabilities.get(reservation.availability_id)
         if not isinstance(availability, AvailabilityHead) or availability.until == 0:
             continue
@@ -133,8 +160,8 @@ def until_covers_reservations(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def until_not_negative(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities_by_id():
+def until_not_negative(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for availability in _availabilities(state, scope):
         if isinstance(availability, AvailabilityHead) and availability.until < 0:
             yield Violation(
                 rule="until_not_negative",
@@ -145,8 +172,8 @@ def until_not_negative(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def collateral_within_total(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities_by_id():
+def collateral_within_total(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for availability in _availabilities(state, scope):
         if not isinstance(availability, AvailabilityHead):
             continue
         if not 0 <= availability.total_remaining_collateral <= availability.total_collateral:
@@ -162,8 +189,8 @@ def collateral_within_total(state: AnyState) -> Iterator[Violation]:
             )
 
 
-def collateral_conserved(state: AnyState) -> Iterator[Violation]:
-    for availability in state.availabilities_by_id():
+def collateral_conserved(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for availability in _availabilities(state, scope):
         if not isinstance(availability, AvailabilityHead):
             continue
         ledger = state.availability_ledgers.get(availability.id)
@@ -188,8 +215,8 @@ def collateral_conserved(state: AnyState) -> Iterator[Violation]:
         )
 
 
-def returned_within_written(state: AnyState) -> Iterator[Violation]:
-    for reservation in state.reservations_by_id():
+def returned_within_written(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
+    for reservation in _reservations(state, scope):
         ledger = state.reservation_ledgers.get(reservation.id)
         if ledger is not None and ledger.returned > ledger.slot_size - reservation.size:
             yield Violation(
@@ -199,7 +226,7 @@ def returned_within_written(state: AnyState) -> Iterator[Violation]:
                 expected=ledger.slot_size - reservation.size,
                 observed=ledger.returned,
             )
-    for availability_id, parent in items_in_key_order(state.availability_ledgers):
+    for availability_id, parent in _availability_ledgers(state, scope):
         if parent.lost < 0:
             yield Violation(
                 rule="returned_within_written",
@@ -230,6 +257,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-3",
         profiles=BOTH,
         check=reserved_bytes_within_total,
+        local=reserved_bytes_within_total,
         statement=(
             "An availability's free bytes, its live reservations' slot sizes less the bytes already returned, "
             "and the written bytes lost to it add up to its size, so reserved bytes never exceed it."
@@ -240,6 +268,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-4",
         profiles=HEAD,
         check=free_size_within_total,
+        local=free_size_within_total,
         statement="An availability's free size never exceeds its total size.",
     ),
     Invariant(
@@ -247,6 +276,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-5",
         profiles=BOTH,
         check=reservation_size_within_slot,
+        local=reservation_size_within_slot,
         statement="A reservation's size stays between zero and the slot size it was created with.",
     ),
     Invariant(
@@ -254,6 +284,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§1.3",
         profiles=BOTH,
         check=reservation_has_availability,
+        local=reservation_has_availability,
         statement="Every reservation's availability exists and lists it among its reservations.",
     ),
     Invariant(
@@ -261,6 +292,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-11",
         profiles=HEAD,
         check=until_covers_reservations,
+        local=until_covers_reservations,
         statement="An availability with an until limit hosts no reservation valid past that limit.",
     ),
     Invariant(
@@ -268,6 +300,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§2.1, §2.2 (until < 0 is UntilOutOfBoundsError)",
         profiles=HEAD,
         check=until_not_negative,
+        local=until_not_negative,
         statement="An availability's until is never negative.",
     ),
     Invariant(
@@ -275,6 +308,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-10, §7 B9",
         profiles=HEAD,
         check=collateral_within_total,
+        local=collateral_within_total,
         statement="An availability's remaining collateral is never below zero nor above its total collateral.",
     ),
     Invariant(
@@ -282,6 +316,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-10, §3.3",
         profiles=HEAD,
         check=collateral_conserved,
+        local=collateral_conserved,
         statement=(
             "An availability's remaining collateral plus what its live reservations took equals its total collateral."
         ),
@@ -291,6 +326,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         spec="§6 INV-7",
         profiles=HEAD,
         check=returned_within_written,
+        local=returned_within_written,
         statement="Bytes returned to an availability for a reservation never exceed the bytes it wrote.",
     ),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from invariants.catalogue import BOTH, HEAD, TransitionProperty, Violation
+from invariants.catalogue import ACCEPTED, BOTH, HEAD, REJECTED, Scope, TransitionProperty, Violation
 from invariants.justified import rejection_is_justified
 from model.actions import (
     Accepted,
@@ -41,9 +41,17 @@ def _collateral(availability: Availability535 | AvailabilityHead) -> int:
 
 
 def _others_unchanged(
-    rule: str, pre: AnyState, post: AnyState, availability_ids: set[str], reservation_ids: set[str]
+    rule: str,
+    pre: AnyState,
+    post: AnyState,
+    availability_ids: set[str],
+    reservation_ids: set[str],
+    scope: Scope | None = None,
 ) -> Iterator[Violation]:
-    """Every availability and reservation not named is the same record before and after."""
+    """Every availability and reservation not named is the same record before and after; a scoped
+    check leaves this whole-state clause to its caller (catalogue rule 4)."""
+    if scope is not None:
+        return
     for kind, before, after, named in (
         ("availability", pre.availabilities, post.availabilities, availability_ids),
         ("reservation", pre.reservations, post.reservations, reservation_ids),
@@ -66,7 +74,9 @@ def _delta(rule: str, entity: str, what: str, expected: int, observed: int) -> I
         yield Violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed)
 
 
-def delete_returns_remaining_bytes(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def delete_returns_remaining_bytes(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     rule = "delete_returns_remaining_bytes"
     if not isinstance(action, DeleteReservation535 | DeleteReservationHead) or not isinstance(outcome, Accepted):
         return
@@ -102,7 +112,7 @@ def delete_returns_remaining_bytes(pre: AnyState, action: Action, outcome: Outco
         yield Violation(rule=rule, entity=action.reservation_id, message="the reservation still exists after delete")
     if post.repo != pre.repo:
         yield Violation(rule=rule, entity="repo", message="delete changed the repo quota")
-    yield from _others_unchanged(rule, pre, post, {aid}, {action.reservation_id})
+    yield from _others_unchanged(rule, pre, post, {aid}, {action.reservation_id}, scope)
 
 
 def return_then_delete_returns_slot_size(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
@@ -122,7 +132,9 @@ def return_then_delete_returns_slot_size(pre: AnyState, action: Action, outcome:
     )
 
 
-def release_moves_batch(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def release_moves_batch(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     rule = "release_moves_batch"
     if not isinstance(action, ReleaseBytes) or not isinstance(outcome, Accepted):
         return
@@ -137,10 +149,12 @@ def release_moves_batch(pre: AnyState, action: Action, outcome: Outcome) -> Iter
         rule, "repo", "repo reserved did not drop by the batch", pre.repo.reserved - action.bytes, post.repo.reserved
     )
     yield from _delta(rule, "repo", "release changed repo used", pre.repo.used, post.repo.used)
-    yield from _others_unchanged(rule, pre, post, set(), {rid})
+    yield from _others_unchanged(rule, pre, post, set(), {rid}, scope)
 
 
-def create_reservation_moves_free_size(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def create_reservation_moves_free_size(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     rule = "create_reservation_moves_free_size"
     if not isinstance(action, CreateReservation535 | CreateReservationHead) or not isinstance(outcome, Accepted):
         return
@@ -166,10 +180,12 @@ def create_reservation_moves_free_size(pre: AnyState, action: Action, outcome: O
         yield Violation(rule=rule, entity=rid, message="the new reservation is missing or does not hold the slot size")
     if post.repo != pre.repo:
         yield Violation(rule=rule, entity="repo", message="creating a reservation changed the repo quota")
-    yield from _others_unchanged(rule, pre, post, {aid}, {rid})
+    yield from _others_unchanged(rule, pre, post, {aid}, {rid}, scope)
 
 
-def create_availability_reserves_size(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def create_availability_reserves_size(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     rule = "create_availability_reserves_size"
     if not isinstance(action, CreateAvailability535 | CreateAvailabilityHead) or not isinstance(outcome, Accepted):
         return
@@ -191,10 +207,12 @@ def create_availability_reserves_size(pre: AnyState, action: Action, outcome: Ou
             action.total_collateral,
             created.total_remaining_collateral,
         )
-    yield from _others_unchanged(rule, pre, post, {action.availability_id}, set())
+    yield from _others_unchanged(rule, pre, post, {action.availability_id}, set(), scope)
 
 
-def return_bytes_re_reserves_written(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def return_bytes_re_reserves_written(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     rule = "return_bytes_re_reserves_written"
     if not isinstance(action, ReturnBytesToAvailability) or not isinstance(outcome, Accepted):
         return
@@ -215,10 +233,12 @@ def return_bytes_re_reserves_written(pre: AnyState, action: Action, outcome: Out
     yield from _delta(
         rule, "repo", "repo reserved did not grow by bytes - size", pre.repo.reserved + amount, post.repo.reserved
     )
-    yield from _others_unchanged(rule, pre, post, {aid}, set())
+    yield from _others_unchanged(rule, pre, post, {aid}, set(), scope)
 
 
-def update_availability_follows_patch(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def update_availability_follows_patch(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     rule = "update_availability_follows_patch"
     if not isinstance(action, UpdateAvailability) or not isinstance(outcome, Accepted):
         return
@@ -240,7 +260,7 @@ def update_availability_follows_patch(pre: AnyState, action: Action, outcome: Ou
             yield Violation(rule=rule, entity=after.id, message=f"{field} is not what the PATCH asked")
     if action.total_collateral is None and after.total_remaining_collateral != before.total_remaining_collateral:
         yield Violation(rule=rule, entity=after.id, message="remaining collateral changed without a total collateral")
-    yield from _others_unchanged(rule, pre, post, {after.id}, set())
+    yield from _others_unchanged(rule, pre, post, {after.id}, set(), scope)
 
 
 def _head_match(a: AvailabilityHead, action: FindAvailabilityHead) -> bool:
@@ -324,13 +344,16 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
         yield Violation(rule=rule, entity="repo", message="restart cleanup changed the repo quota")
 
 
-def reservation_size_never_grows(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
+def reservation_size_never_grows(
+    pre: AnyState, action: Action, outcome: Outcome, scope: Scope | None = None
+) -> Iterator[Violation]:
     if not isinstance(outcome, Accepted):
         return
-    for rid in sorted(outcome.state.reservations):
-        after = outcome.state.reservations[rid]
+    post = outcome.state.reservations
+    for rid in sorted(post) if scope is None else scope.reservations:
+        after = post.get(rid)
         before = pre.reservations.get(rid)
-        if before is not None and after.size > before.size:
+        if before is not None and after is not None and after.size > before.size:
             yield Violation(
                 rule="reservation_size_never_grows",
                 entity=rid,
@@ -346,6 +369,9 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.7, §6 INV-7, INV-8",
         profiles=BOTH,
         check=delete_returns_remaining_bytes,
+        local=delete_returns_remaining_bytes,
+        actions=frozenset({"delete_reservation"}),
+        outcomes=frozenset({ACCEPTED}),
         statement=(
             "Deleting a reservation returns exactly its remaining bytes (and any returned collateral) to its "
             "availability and changes nothing else; deleting a missing one changes nothing."
@@ -356,6 +382,8 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.6, §3.3, §6 INV-7",
         profiles=HEAD,
         check=return_then_delete_returns_slot_size,
+        actions=frozenset({"delete_reservation"}),
+        outcomes=frozenset({ACCEPTED}),
         statement="Returning a slot's bytes and then deleting its reservation gives back exactly the slot size.",
     ),
     TransitionProperty(
@@ -363,6 +391,9 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.5",
         profiles=BOTH,
         check=release_moves_batch,
+        local=release_moves_batch,
+        actions=frozenset({"release_bytes"}),
+        outcomes=frozenset({ACCEPTED}),
         statement="Releasing a batch moves exactly the batch out of the reservation and the repo's reserved bytes.",
     ),
     TransitionProperty(
@@ -370,6 +401,9 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.4, §6 INV-6",
         profiles=BOTH,
         check=create_reservation_moves_free_size,
+        local=create_reservation_moves_free_size,
+        actions=frozenset({"create_reservation"}),
+        outcomes=frozenset({ACCEPTED}),
         statement=(
             "Creating a reservation moves exactly the slot size from the availability's free size into the "
             "reservation, and (HEAD) exactly slot size times collateral per byte out of the remaining collateral."
@@ -380,6 +414,9 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.1, §1.4",
         profiles=BOTH,
         check=create_availability_reserves_size,
+        local=create_availability_reserves_size,
+        actions=frozenset({"create_availability"}),
+        outcomes=frozenset({ACCEPTED}),
         statement="Creating an availability reserves exactly its size in the repo and offers all of it.",
     ),
     TransitionProperty(
@@ -387,6 +424,9 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.6",
         profiles=HEAD,
         check=return_bytes_re_reserves_written,
+        local=return_bytes_re_reserves_written,
+        actions=frozenset({"return_bytes_to_availability"}),
+        outcomes=frozenset({ACCEPTED}),
         statement=(
             "Returning bytes adds bytes minus the reservation's size to both the free size "
             "and the repo's reserved bytes."
@@ -397,6 +437,9 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.2, §2.3",
         profiles=HEAD,
         check=update_availability_follows_patch,
+        local=update_availability_follows_patch,
+        actions=frozenset({"update_availability"}),
+        outcomes=frozenset({ACCEPTED}),
         statement=(
             "A PATCH sets exactly the given fields, moves free size and repo reserved with the total size, "
             "and changes nothing else."
@@ -407,6 +450,8 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.8, §6 INV-12",
         profiles=BOTH,
         check=find_returns_first_match,
+        actions=frozenset({"find_availability"}),
+        outcomes=frozenset({ACCEPTED}),
         statement=(
             "Finding an availability returns the matching availability with the smallest id, or none when none matches."
         ),
@@ -416,6 +461,8 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2.10, §6 INV-17",
         profiles=BOTH,
         check=restart_cleanup_deletes_inactive,
+        actions=frozenset({"delete_inactive_reservations"}),
+        outcomes=frozenset({ACCEPTED}),
         statement="The restart cleanup deletes exactly the reservations of inactive slots, returning only their sizes.",
     ),
     TransitionProperty(
@@ -423,6 +470,8 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§6 INV-5",
         profiles=BOTH,
         check=reservation_size_never_grows,
+        local=reservation_size_never_grows,
+        outcomes=frozenset({ACCEPTED}),
         statement="No operation makes a reservation's size grow.",
     ),
     TransitionProperty(
@@ -430,6 +479,7 @@ TRANSITION_PROPERTIES: tuple[TransitionProperty, ...] = (
         spec="§2 (guards)",
         profiles=BOTH,
         check=rejection_is_justified,
+        outcomes=frozenset({REJECTED}),
         statement="An operation is refused only when the pre-state really fails the guard the refusal names.",
     ),
 )

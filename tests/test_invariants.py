@@ -900,3 +900,145 @@ def test_rejection_is_justified_reports_unsupported_supported_action():
     pre = head(offer())
     refusal = errors.UnsupportedOperation(profile="codex-head", operation="CreateReservationHead")
     assert "rejection_is_justified" in {v.rule for v in check_transition(pre, reserve(), refusal)}
+
+
+# --- the scoped forms (catalogue rules 4 and 5) ---------------------------------------------------
+
+
+def _states_along_a_mix(events: int = 300) -> list[object]:
+    """Every state a seeded mix of the benchmark passes through (codex-head)."""
+    import random
+
+    from bench.bench_trace import QUOTA as BENCH_QUOTA
+    from bench.bench_trace import _next_action
+
+    rng = random.Random(7)
+    state = initial_state(Profile.CODEX_HEAD, quota_max_bytes=BENCH_QUOTA)
+    counter, pending, found = [0, 0], [], [state]
+    for _ in range(events):
+        outcome = apply(state, _next_action(rng, state, counter, pending))
+        if isinstance(outcome, Accepted) and outcome.state is not state:
+            state = outcome.state
+            found.append(state)
+    return found
+
+
+def _by_entity(state: object, ids: set[str]) -> dict[str, list[object]]:
+    found: dict[str, list[object]] = {}
+    for invariant in INVARIANTS:
+        if invariant.local is not None and state.profile in invariant.profiles:  # type: ignore[attr-defined]
+            for v in invariant.check(state):
+                if v.entity in ids:
+                    found.setdefault(v.entity, []).append(v)
+    return found
+
+
+def test_scoped_checks_yield_what_the_whole_check_yields_for_the_scope():
+    """Rule 4: ``local(state, scope)`` is ``check(state)`` restricted to the scope's records."""
+    for state in _states_along_a_mix()[::7]:
+        aids, rids = sorted(state.availabilities)[:3], sorted(state.reservations)[::2]
+        scope = invariants.catalogue.Scope.of(aids, rids)
+        for invariant in INVARIANTS:
+            if invariant.local is None or state.profile not in invariant.profiles:
+                continue
+            whole = [v for v in invariant.check(state) if v.entity in {*aids, *rids}]
+            assert list(invariant.local(state, scope)) == whole, invariant.name
+
+
+AVAILABILITY_CHANGES = {
+    "total_size": lambda a: a.total_size + 1,
+    "free_size": lambda a: a.free_size + 1,
+    "duration": lambda a: a.duration + 1,
+    "min_price_per_byte_per_second": lambda a: a.min_price_per_byte_per_second + 1,
+    "total_collateral": lambda a: a.total_collateral // 2,
+    "total_remaining_collateral": lambda a: a.total_remaining_collateral + 3,
+    "enabled": lambda a: not a.enabled,
+}
+LEDGER_CHANGES = {
+    "lost": lambda ledger: ledger.lost + 5,
+    "latest_valid_until": lambda ledger: ledger.latest_valid_until + 1,
+    "collateral_reset_live": lambda ledger: not ledger.collateral_reset_live,
+    "collateral_leaked": lambda ledger: ledger.collateral_leaked + 2,
+}
+
+
+def _breaking_reservation_claims(state, aid):
+    """``state`` with claims about ``aid``'s reservations broken: an until before their valid_until,
+    the first one larger than its slot and credited with more returned bytes than it wrote."""
+    availability = attrs.evolve(state.availabilities[aid], until=1)
+    rid = sorted(state.availability_ledgers[aid].reservations)[0]
+    ledger = state.reservation_ledgers[rid]
+    grown = attrs.evolve(state.reservations[rid], size=ledger.slot_size + 1)
+    credited = attrs.evolve(ledger, returned=ledger.slot_size)
+    return attrs.evolve(
+        state,
+        availabilities=state.availabilities.set(aid, availability),
+        reservations=state.reservations.set(rid, grown),
+        reservation_ledgers=state.reservation_ledgers.set(rid, credited),
+    )
+
+
+@pytest.mark.parametrize("field", [*AVAILABILITY_CHANGES, *LEDGER_CHANGES])
+def test_a_reservations_claims_read_no_other_availability_field(field):
+    """Rule 4's contract: changing any field of an availability (or of its ledger) but its
+    existence, ``until`` and index changes no violation reported against one of its reservations,
+    which is why the incremental checker need not re-check them (oracle/pipeline.py rule 6)."""
+    checked = 0
+    for real in _states_along_a_mix()[::5]:
+        for aid in real.availabilities:
+            rids = set(real.availability_ledgers[aid].reservations)
+            if not rids:
+                continue
+            state = _breaking_reservation_claims(real, aid)
+            assert _by_entity(state, rids), "the broken state breaks some reservation's claim"
+            availability, ledger = state.availabilities[aid], state.availability_ledgers[aid]
+            if field in AVAILABILITY_CHANGES:
+                changed = attrs.evolve(availability, **{field: AVAILABILITY_CHANGES[field](availability)})
+                other = attrs.evolve(state, availabilities=state.availabilities.set(aid, changed))
+            else:
+                moved = attrs.evolve(ledger, **{field: LEDGER_CHANGES[field](ledger)})
+                other = attrs.evolve(state, availability_ledgers=state.availability_ledgers.set(aid, moved))
+            assert _by_entity(other, rids) == _by_entity(state, rids)
+            checked += 1
+    assert checked > 20
+
+
+def test_a_reservations_claims_do_read_until():
+    """The contract names ``until`` because a reservation's claim does read it: an until moved
+    before a live reservation's valid_until breaks until_covers_reservations for that reservation."""
+    state = head(offer(), reserve())
+    moved = attrs.evolve(state.availabilities["a"], until=1)
+    other = attrs.evolve(state, availabilities=state.availabilities.set("a", moved))
+    assert "r" in _by_entity(other, {"r"})
+
+
+@pytest.mark.parametrize("prop", TRANSITION_PROPERTIES, ids=_rule_name)
+def test_a_property_says_nothing_about_steps_it_is_not_about(prop):
+    """Rule 5: on a step whose action or outcome the property does not declare, it yields nothing;
+    checked over every step of a mix (accepted and rejected, every operation)."""
+    import random
+
+    from bench.bench_trace import QUOTA as BENCH_QUOTA
+    from bench.bench_trace import _next_action
+
+    rng = random.Random(11)
+    state = initial_state(Profile.CODEX_HEAD, quota_max_bytes=BENCH_QUOTA)
+    counter, pending, skipped = [0, 0], [], 0
+    unfounded = errors.NotExists(entity="availability", id="never")
+    for _ in range(400):
+        action = _next_action(rng, state, counter, pending)
+        outcome = apply(state, action)
+        accepted = isinstance(outcome, Accepted)
+        post = outcome.state if accepted else state
+        # wrong outcomes too: a state whose repo and a record moved, and an unfounded rejection
+        wrong = attrs.evolve(post, repo=attrs.evolve(post.repo, reserved=post.repo.reserved + 1))
+        if post.reservations:
+            rid = sorted(post.reservations)[0]
+            grown = attrs.evolve(post.reservations[rid], size=post.reservations[rid].size + 1)
+            wrong = attrs.evolve(wrong, reservations=wrong.reservations.set(rid, grown))
+        for answer in (outcome, Accepted(state=wrong, found="never"), unfounded):
+            if Profile.CODEX_HEAD in prop.profiles and not prop.concerns(action.name, isinstance(answer, Accepted)):
+                assert list(prop.check(state, action, answer)) == []
+                skipped += 1
+        state = post
+    assert skipped
