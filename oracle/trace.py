@@ -29,16 +29,17 @@ Rules:
    somewhere the catalogue forbids (returning more bytes than were written), or the operation
    table is a broken variant's. Known ones are listed once per (rule, entity), never failures.
 5. ``check`` reports the FIRST failing event only. It runs each operation once, compares only
-   the recorded leaves, and re-checks state invariants only after an event that changed the state
-   (a rejection or a query leaves the very same immutable state, already checked). With the
-   model's own operations, an accepted change is checked on the records it touched (the ones its
-   arguments name, their availabilities' reservations, the repo): every model operation but
-   ``delete_inactive_reservations`` (checked in full) changes nothing else, which the transition
-   properties' "others unchanged" clause states; the repo identity is kept as running sums.
-   Rejections and queries run the transition properties on the full state. ``full=True`` (and any
-   other operation table) checks the whole state after every change.
+   the recorded leaves, and runs the rule checks as oracle/pipeline.py says: only after an event
+   that changed the state for the invariants (a rejection or a query leaves the very same
+   immutable state, already checked), only the properties about the step, and with the model's
+   own operations only on the records the event touched (pipeline rule 6); ``full=True`` (and any
+   other operation table) checks the whole state after every change. The checks of each chunk of
+   events may run in forked workers; the report is the same for any number of them.
 6. ``check_file`` dispatches on the name: ``*.itf.json`` goes to ``reports.itf.load`` and
-   ``reports.replay.replay``; anything else is read as JSON lines.
+   ``reports.replay.replay``; anything else is read and checked as it streams (``check_lines``).
+7. Reading: ``oracle.decode`` decodes and type-checks a line in one msgspec call; a line it does
+   not take goes to the reference reader here, which accepts it or names what is wrong. Both build
+   the event with ``build_event`` (``args`` in the operation's field order).
 
 Mirrors: codex-sales-spec §2 (the Reservations procedures, one op each), §1.2 (record fields),
 §1.4 (repo counters), §5 (REST rejections); reports/replay.py (divergence and violation).
@@ -55,11 +56,9 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from invariants import rules_for
-from invariants.catalogue import Violation
 from model import errors
-from model.actions import OPERATIONS, Accepted, Action, OperationTable, apply
-from model.entities import Availability535, AvailabilityHead, Reservation535, ReservationHead, free_bytes
+from model.actions import OPERATIONS, Accepted, Action, OperationTable
+from model.entities import Availability535, AvailabilityHead, Reservation535, ReservationHead
 from model.errors import Rejection
 from model.quota import RepoQuota
 from model.state import AnyState, Profile
@@ -167,6 +166,7 @@ class _Op(NamedTuple):
     kinds: dict[str, str]
     required: frozenset[str]
     query: bool
+    slots: tuple[str, ...]
 
 
 def _ops(profile: Profile) -> dict[str, _Op]:
@@ -174,7 +174,8 @@ def _ops(profile: Profile) -> dict[str, _Op]:
     for cls in OPERATIONS[profile]:
         kinds = {f.name: _kind_of(f.type) for f in attrs.fields(cls)}
         required = frozenset(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING)
-        found[cls.name] = _Op(cls=cls, kinds=kinds, required=required, query=cls.query)
+        slots = tuple(name for name, kind in kinds.items() if kind == _SLOTS)
+        found[cls.name] = _Op(cls=cls, kinds=kinds, required=required, query=cls.query, slots=slots)
     return found
 
 
@@ -320,7 +321,6 @@ def _parse_event(  # noqa: PLR0912 - one check per key of the vocabulary
     if type(args) is not dict:
         raise TraceFormatError(source, line, "args to be an object", _got(args))
     kinds = op.kinds
-    values = args
     for key, value in args.items():
         kind = kinds.get(key)
         if kind is None:
@@ -328,8 +328,6 @@ def _parse_event(  # noqa: PLR0912 - one check per key of the vocabulary
         simple = _SIMPLE.get(kind)
         if (type(value) is not simple) if simple is not None else not _accepts(kind, value):
             raise TraceFormatError(source, line, f"args.{key} to be {_WHAT[kind]}", _got(value))
-        if kind == _SLOTS:
-            values = {**args, key: frozenset((p[0], p[1]) for p in value)}
     if not op.required <= args.keys():
         missing = sorted(op.required - args.keys())
         raise TraceFormatError(source, line, f"args.{missing[0]} (required by {op_name})", "no such argument")
@@ -346,40 +344,80 @@ def _parse_event(  # noqa: PLR0912 - one check per key of the vocabulary
     state = obj.get("state")
     if state is not None:
         state = _parse_state(state, _ENTITIES[profile] if entities is None else entities, source, line)
-    return Event(line, op.cls.name, args, op.cls(**values), outcome, result, has_result, state)
+    return build_event(op, line, args, outcome, has_result, result, state)
 
 
-def unknown_id(events: Iterable[Event]) -> tuple[Event, str, str] | None:
-    """The first (event, argument, id) whose id no earlier create introduced (rule 2), or None."""
-    created: dict[str, set[str]] = {"availability": set(), "reservation": set()}
-    for event in events:
+def build_event(
+    op: _Op,
+    line: int,
+    args: dict[str, Any],
+    outcome: str | None,
+    has_result: bool,
+    result: str | None,
+    state: dict[str, Any] | None,
+) -> Event:
+    """The ``Event`` of a line already checked (rules 1-2), by both readers (``oracle.decode``):
+    ``args`` in the operation's field order, the action built from them."""
+    ordered = {key: args[key] for key in op.kinds if key in args}
+    values = ordered
+    for key in op.slots:
+        if key in ordered:
+            values = {**values, key: frozenset((p[0], p[1]) for p in ordered[key])}
+    return Event(line, op.cls.name, ordered, op.cls(**values), outcome, result, has_result, state)
+
+
+class _Ids:
+    """The ids the creates so far introduced (rule 2), fed one event at a time."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, set[str]] = {"availability": set(), "reservation": set()}
+
+    def unknown(self, event: Event) -> tuple[str, str] | None:
+        """The (argument, id) of ``event`` no earlier create introduced, or None; then records its create."""
         args = event.args
+        created = self.created
         introduced = _INTRODUCES.get(event.op)
         for name, entity in _ID_ARGS.items():
             if name == introduced or name not in args:
                 continue
             if args[name] not in created[entity]:
-                return event, name, args[name]
+                return name, args[name]
         if event.result is not None and event.result not in created["availability"]:
-            return event, "result", event.result
+            return "result", event.result
         if introduced is not None and (event.outcome is None or event.outcome == "accepted"):
             created[_ID_ARGS[introduced]].add(args[introduced])
+        return None
+
+
+def unknown_id(events: Iterable[Event]) -> tuple[Event, str, str] | None:
+    """The first (event, argument, id) whose id no earlier create introduced (rule 2), or None."""
+    ids = _Ids()
+    for event in events:
+        bad = ids.unknown(event)
+        if bad is not None:
+            return event, bad[0], bad[1]
     return None
+
+
+def _unknown_id_error(source: str, event: Event, name: str, value: str) -> TraceFormatError:
+    where = name if name == "result" else f"args.{name}"
+    what = f"{where} to name an id created by an earlier accepted create"
+    return TraceFormatError(source, event.line, what, f"{value!r}, never created before line {event.line}")
 
 
 def _raise_unknown_id(events: Sequence[Event], source: str) -> None:
     bad = unknown_id(events)
     if bad is not None:
-        event, name, value = bad
-        where = name if name == "result" else f"args.{name}"
-        what = f"{where} to name an id created by an earlier accepted create"
-        raise TraceFormatError(source, event.line, what, f"{value!r}, never created before line {event.line}")
+        raise _unknown_id_error(source, *bad)
 
 
-def load_events(lines: Iterable[str], source: str) -> tuple[Header, list[Event]]:
-    """The header and events of a JSON-lines trace (rules 1, 2); a ``TraceFormatError`` names the line."""
+def load_events(lines: Iterable[str], source: str, *, fast: bool = True) -> tuple[Header, list[Event]]:
+    """The header and events of a JSON-lines trace (rules 1, 2); a ``TraceFormatError`` names the line.
+
+    ``fast`` reads each line through ``oracle.decode`` first and falls back to the reference reader
+    for any line it does not take (rule 7); ``fast=False`` uses the reference reader alone."""
     with _no_gc():
-        return _load_events(lines, source)
+        return _load_events(lines, source, fast)
 
 
 @contextlib.contextmanager
@@ -394,32 +432,57 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _load_events(lines: Iterable[str], source: str) -> tuple[Header, list[Event]]:
+def _load_events(lines: Iterable[str], source: str, fast: bool = True) -> tuple[Header, list[Event]]:
+    stream = read_events(lines, source, fast=fast)
+    header = next(stream)
+    assert isinstance(header, Header)
+    return header, list(stream)  # type: ignore[arg-type]
+
+
+def read_events(lines: Iterable[str], source: str, *, fast: bool = True) -> Iterator[Header | Event]:
+    """The header, then each event as its line is read (rules 1, 2, 7). A bad line raises
+    ``TraceFormatError`` when it is reached; an id no earlier create introduced is reported only
+    after the last line, so the first error is the one ``load_events`` reports (a bad line anywhere
+    before an unknown id anywhere)."""
     header: Header | None = None
-    events: list[Event] = []
     loads = json.loads
     profile = Profile.CODEX_HEAD
     ops, entities = _OPS[profile], _ENTITIES[profile]
+    quick: Any = None
+    ids = _Ids()
+    unknown: TraceFormatError | None = None
     number = 0
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            obj = loads(text)
-        except json.JSONDecodeError as error:
-            if not text.endswith("\n"):
-                raise TraceFormatError(source, number, "a complete JSON line", "a truncated last line") from None
-            raise TraceFormatError(source, number, "a JSON value", f"invalid JSON ({error.msg})") from None
-        if header is None:
-            header = parse_header(obj, source, number)
-            profile = header.profile
-            ops, entities = _OPS[profile], _ENTITIES[profile]
-            continue
-        events.append(_parse_event(obj, number, source, profile, ops, entities))
+        event = None if quick is None else quick(text, number)
+        if event is None:
+            if not text.strip():
+                continue
+            try:
+                obj = loads(text)
+            except json.JSONDecodeError as error:
+                if not text.endswith("\n"):
+                    raise TraceFormatError(source, number, "a complete JSON line", "a truncated last line") from None
+                raise TraceFormatError(source, number, "a JSON value", f"invalid JSON ({error.msg})") from None
+            if header is None:
+                header = parse_header(obj, source, number)
+                profile = header.profile
+                ops, entities = _OPS[profile], _ENTITIES[profile]
+                if fast:
+                    from oracle.decode import line_decoder
+
+                    quick = line_decoder(profile)
+                yield header
+                continue
+            event = _parse_event(obj, number, source, profile, ops, entities)
+        if unknown is None:
+            bad = ids.unknown(event)
+            if bad is not None:
+                unknown = _unknown_id_error(source, event, *bad)
+        yield event
     if header is None:
         raise TraceFormatError(source, max(number, 1), "a header line", "an empty file")
-    _raise_unknown_id(events, source)
-    return header, events
+    if unknown is not None:
+        raise unknown
 
 
 def load_file(path: str | Path) -> tuple[Header, list[Event]]:
@@ -603,178 +666,101 @@ def state_differences(recorded: Mapping[str, Any], state: AnyState) -> list[Diff
     return found
 
 
-_GLOBAL = "repo_reserved_identity"
-
-
-def _touched(state: AnyState, after: AnyState, action: Action) -> tuple[set[str], set[str]] | None:
-    """The availabilities and reservations ``action`` may have changed, or None (check in full).
-
-    Every model operation changes only the records its arguments name (and the reservation's
-    parent availability), and the repo; ``delete_inactive_reservations`` changes many."""
-    if action.name == "delete_inactive_reservations":
-        return None
-    aids: set[str] = set()
-    rids: set[str] = set()
-    aid = getattr(action, "availability_id", None)
-    rid = getattr(action, "reservation_id", None)
-    if aid is not None:
-        aids.add(aid)
-    if rid is not None:
-        rids.add(rid)
-        for side in (state, after):
-            held = side.reservations.get(rid)
-            if held is not None:
-                aids.add(held.availability_id)
-    return aids, rids
-
-
-def _view(after: AnyState, aids: set[str], rids: set[str]) -> AnyState:
-    """``after`` restricted to the touched availabilities, their reservations and ledgers."""
-    import immutables
-
-    availabilities = {a: after.availabilities[a] for a in aids if a in after.availabilities}
-    ledgers = {a: after.availability_ledgers[a] for a in aids if a in after.availability_ledgers}
-    held = set(rids)
-    for ledger in ledgers.values():
-        held.update(ledger.reservations)
-    reservations = {r: after.reservations[r] for r in held if r in after.reservations}
-    reservation_ledgers = {r: after.reservation_ledgers[r] for r in held if r in after.reservation_ledgers}
-    view: AnyState = type(after)(  # a constructor call: cheaper than attrs.evolve on this hot path
-        profile=after.profile,
-        repo=after.repo,
-        availabilities=immutables.Map(availabilities),  # type: ignore[arg-type]
-        availability_ledgers=immutables.Map(ledgers),
-        reservations=immutables.Map(reservations),  # type: ignore[arg-type]
-        reservation_ledgers=immutables.Map(reservation_ledgers),
-    )
-    return view
-
-
-def _sums(state: AnyState) -> list[int]:
-    return [sum(free_bytes(a) for a in state.availabilities.values()), sum(r.size for r in state.reservations.values())]
+def _compare(event: Event, outcome: Any, after: AnyState) -> list[Difference]:
+    """What ``event`` recorded that differs from the model's step (rule 3): outcome, result, state."""
+    diverged: list[Difference] = []
+    accepted = type(outcome) is Accepted
+    if event.outcome is not None:
+        kind = "accepted" if accepted else outcome.kind
+        if kind != event.outcome:
+            diverged.append(Difference(field="outcome", recorded=event.outcome, model=kind))
+    if event.has_result:
+        answer = outcome.found if accepted else None
+        if answer != event.result:
+            diverged.append(Difference(field="result", recorded=event.result, model=answer))
+    if event.state is not None:
+        diverged += state_differences(event.state, after)
+    return diverged
 
 
 def check(
-    header: Header, events: Sequence[Event], operations: OperationTable | None = None, *, full: bool = False
+    header: Header,
+    events: Sequence[Event],
+    operations: OperationTable | None = None,
+    *,
+    full: bool = False,
+    workers: int = 0,
+    chunk: int | None = None,
 ) -> TraceReport:
     """Replay ``events`` through the model (or ``operations``) from the header's setup (rules 3-5).
 
     With the model's own operations (and not ``full``) invariants are checked incrementally: after
     an event only the records it touched are re-checked, and the repo identity is kept as running
-    sums; ``full`` (and any other operation table) re-checks the whole state after every change."""
-    with _no_gc():
-        return _check(header, events, operations, full)
-
-
-def _check(  # noqa: PLR0912, PLR0915 - one loop, kept flat for speed (rule 5)
-    header: Header, events: Sequence[Event], operations: OperationTable | None, full: bool
-) -> TraceReport:
+    sums; ``full`` (and any other operation table) re-checks the whole state after every change.
+    ``workers`` forked processes check chunks of ``chunk`` events (oracle/pipeline.py); the report
+    is the same for any number."""
     _raise_unknown_id(events, header.source)
-    state: Any = start_state(header.profile, LEVEL, header.setup)
-    invariants, properties = rules_for(header.profile)
-    incremental = operations is None and not full
-    local = tuple(i for i in invariants if i.name != _GLOBAL)
-    identity = tuple(i for i in invariants if i.name == _GLOBAL)
-    sums = _sums(state)
-    table = OPERATIONS[header.profile] if operations is None else operations
-    known: list[tuple[int, Found]] = []
-    seen_known: set[tuple[str, str, str]] = set()
-    total = len(events)
+    with _no_gc():
+        return _run(header, events, operations, full, workers, chunk)
 
-    def failed(index: int, event: Event, kind: str, message: str, **more: Any) -> TraceReport:
+
+def _run(
+    header: Header,
+    events: Iterable[Event],
+    operations: OperationTable | None,
+    full: bool,
+    workers: int,
+    chunk: int | None,
+) -> TraceReport:
+    from oracle import pipeline
+
+    rules = pipeline.Rules(header.profile, operations, full)
+    start: Any = start_state(header.profile, LEVEL, header.setup)
+    found = pipeline.run(
+        start, events, rules, _compare, workers=workers, chunk=pipeline.CHUNK if chunk is None else chunk
+    )
+    failing, known_lines = pipeline.merge(found.verdicts)
+    trace = tuple(found.events)
+    common: dict[str, Any] = {
+        "known": tuple(known_lines),
+        "events": len(trace),
+        "source": header.source,
+        "header": header,
+        "trace": trace,
+        "operations": operations,
+    }
+    if failing is not None and failing.failing is not None:
+        index = failing.failing
+        event = trace[index]
+        rules_broken = ", ".join(sorted({v.rule for v in failing.violations}))
+        message = f"{header.source}:{event.line}: event {index} ({event.op}) breaks {rules_broken} in the model."
         return TraceReport(
             ok=False,
-            kind=kind,
+            kind="violation",
             line=event.line,
             event_index=index,
             message=message,
-            known=tuple(known),
-            events=total,
-            source=header.source,
-            header=header,
-            trace=tuple(events),
-            operations=operations,
-            **more,
+            violations=as_found(list(failing.violations)),
+            **common,
         )
-
-    for index, event in enumerate(events):
-        action = event.action
-        outcome = apply(state, action, table)
-        accepted = type(outcome) is Accepted
-        after = outcome.state if accepted else state  # type: ignore[union-attr]
-        diverged: list[Difference] = []
-        if event.outcome is not None:
-            kind = "accepted" if accepted else outcome.kind  # type: ignore[union-attr]
-            if kind != event.outcome:
-                diverged.append(Difference(field="outcome", recorded=event.outcome, model=kind))
-        if event.has_result:
-            answer = outcome.found if accepted else None  # type: ignore[union-attr]
-            if answer != event.result:
-                diverged.append(Difference(field="result", recorded=event.result, model=answer))
-        if event.state is not None:
-            diverged += state_differences(event.state, after)
-        if diverged:
-            message = (
-                f"{header.source}:{event.line}: event {index} ({event.op}) differs from the model "
-                f"in {len(diverged)} field(s): {', '.join(d.field for d in diverged)}."
-            )
-            return failed(index, event, "divergence", message, differences=tuple(diverged))
-        violations: list[Violation] = []
-        properties_done = False
-        if after is not state:
-            touched = _touched(state, after, action) if incremental else None
-            if touched is None:
-                for invariant in invariants:
-                    violations.extend(invariant.check(after))
-                sums = _sums(after)
-            else:
-                aids, rids = touched
-                for aid in aids:
-                    now, was = after.availabilities.get(aid), state.availabilities.get(aid)
-                    sums[0] += (0 if now is None else free_bytes(now)) - (0 if was is None else free_bytes(was))
-                for rid in rids:
-                    now, was = after.reservations.get(rid), state.reservations.get(rid)
-                    sums[1] += (0 if now is None else now.size) - (0 if was is None else was.size)
-                view = _view(after, aids, rids)
-                for invariant in local:
-                    violations.extend(invariant.check(view))
-                if after.repo.reserved != sums[0] + sums[1]:
-                    for invariant in identity:
-                        violations.extend(invariant.check(after))
-                # the transition on the touched records only (their "others unchanged" holds by §2)
-                narrowed = Accepted(state=view)
-                before = _view(state, aids, rids)
-                for prop in properties:
-                    violations.extend(prop.check(before, action, narrowed))
-                properties_done = True
-        if not properties_done:
-            for prop in properties:
-                violations.extend(prop.check(state, action, outcome))
-        if violations:
-            broken = [v for v in violations if not v.known]
-            for v in violations:
-                if v.known and (v.rule, v.entity, v.known) not in seen_known:
-                    seen_known.add((v.rule, v.entity, v.known))
-                    known.append((event.line, v))
-            if broken:
-                rules = ", ".join(sorted({v.rule for v in broken}))
-                message = f"{header.source}:{event.line}: event {index} ({event.op}) breaks {rules} in the model."
-                return failed(index, event, "violation", message, violations=as_found(broken))
-        state = after
-    message = f"The trace agrees with the model: {total} event(s), no divergence, no unknown violation."
-    return TraceReport(
-        ok=True,
-        kind=None,
-        line=None,
-        event_index=None,
-        message=message,
-        known=tuple(known),
-        events=total,
-        source=header.source,
-        header=header,
-        trace=tuple(events),
-        operations=operations,
-    )
+    if found.divergence is not None:
+        index, diverged = found.divergence
+        event = trace[index]
+        message = (
+            f"{header.source}:{event.line}: event {index} ({event.op}) differs from the model "
+            f"in {len(diverged)} field(s): {', '.join(d.field for d in diverged)}."
+        )
+        return TraceReport(
+            ok=False,
+            kind="divergence",
+            line=event.line,
+            event_index=index,
+            message=message,
+            differences=tuple(diverged),
+            **common,
+        )
+    message = f"The trace agrees with the model: {len(trace)} event(s), no divergence, no unknown violation."
+    return TraceReport(ok=True, kind=None, line=None, event_index=None, message=message, **common)
 
 
 # --- ITF traces ---------------------------------------------------------------------------------
@@ -844,9 +830,37 @@ def _itf_counterexample(report: TraceReport) -> Counterexample:
     return make(rule=report.violations[0].rule, **common)
 
 
-def check_file(path: str | Path, operations: OperationTable | None = None) -> TraceReport:
-    """Check a trace file: ``*.itf.json`` through ``reports.replay``, anything else as JSON lines."""
+def check_file(
+    path: str | Path, operations: OperationTable | None = None, *, workers: int | None = None
+) -> TraceReport:
+    """Check a trace file: ``*.itf.json`` through ``reports.replay``, anything else as JSON lines
+    (``check_lines``, with ``workers`` worker processes; default one per core)."""
     if str(path).endswith(".itf.json"):
         return check_itf(path)
-    header, events = load_file(path)
-    return check(header, events, operations)
+    return check_lines(path, operations, workers=workers)
+
+
+def check_lines(
+    path: str | Path,
+    operations: OperationTable | None = None,
+    *,
+    full: bool = False,
+    workers: int | None = None,
+    chunk: int | None = None,
+) -> TraceReport:
+    """A JSON-lines trace file read and checked as it is read (rules 1-5): the same report as
+    ``load_file`` + ``check``, in one pass; ``workers`` defaults to one per core
+    (oracle/pipeline.py)."""
+    from oracle.pipeline import default_workers
+
+    count = default_workers() if workers is None else workers
+    try:
+        with open(path, encoding="utf-8") as handle, _no_gc():
+            stream = read_events(handle, str(path))
+            header = next(stream)
+            assert isinstance(header, Header)
+            return _run(header, stream, operations, full, count, chunk)  # type: ignore[arg-type]
+    except OSError as error:
+        raise TraceFormatError(str(path), 0, "a readable file", error.strerror or str(error)) from None
+    except UnicodeDecodeError:
+        raise TraceFormatError(str(path), 0, "UTF-8 text", "undecodable bytes") from None

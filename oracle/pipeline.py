@@ -1,0 +1,353 @@
+"""Checking a trace in chunks: the model steps here, the rule checks of each chunk in a forked worker.
+
+Rules:
+1. Checking an event has two parts. *Stepping*, in order, in this process: apply the event's op to
+   the model state and compare the recorded outcome, result and state fields (oracle/trace.py rule
+   3; a divergence ends stepping). *Checking*: the invariants and the transition properties of the
+   step (oracle/trace.py rules 4-5), a pure function of (pre-state, action, outcome, post-state).
+2. Steps are grouped in chunks of ``chunk`` events. With ``workers`` > 0, a full chunk's checks run
+   in a child process forked at that moment: the model's states are persistent maps, so the child
+   holds the very states the parent made, with nothing copied or pickled on the way in; it sends
+   back (pickled) only the first violating event of its chunk and the known violations it met. At
+   most ``workers`` children run at once; the parent steps on meanwhile. With ``workers=0``, or
+   without ``os.fork``, or for the last (partial) chunk, the same chunk checks run in this process.
+3. The report is the one checking event by event gives: the first event that diverges or breaks
+   a rule, whichever comes first, and the known violations met up to it (the first of each
+   (rule, entity, reference)), in trace order.
+4. Bad input anywhere in the file wins over a failure, as if the whole file were read first:
+   after a failure, stepping stops but reading goes on to the last line.
+5. A worker that dies, or sends something that is not a verdict, has its chunk checked again here.
+   Children are always reaped, also when reading fails.
+6. Checking is incremental with the model's own operations (not ``full``): after an accepted change
+   only the records the action may have touched are checked, through each rule's scoped form
+   (invariants/catalogue.py rule 4), the repo identity by running sums (started afresh at each
+   chunk from its first pre-state); properties run only on the steps they are about (catalogue
+   rule 5). A reservation's claims read of its availability only whether it exists, its ``until``
+   and its index (catalogue rule 4), so an availability's other reservations are re-checked only
+   when it appears, goes, or moves its ``until``. Any other operation table, or ``full``, checks
+   the whole state after every change.
+
+Mirrors: oracle/trace.py rules 3-5 (what is checked); invariants/catalogue.py rules 4-5.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import attrs
+
+from invariants import rules_for
+from invariants.catalogue import Scope, TransitionProperty, Violation
+from model.actions import OPERATIONS, Accepted, Action, OperationTable, Outcome, apply
+from model.entities import free_bytes
+from model.state import AnyState, Profile
+from reports.replay import Difference
+
+#: Events per chunk: a fork costs a few milliseconds, a chunk's checks about half a second.
+CHUNK = 20_000
+_GLOBAL = "repo_reserved_identity"
+
+
+def default_workers() -> int:
+    """Workers by default: none on one core or without ``os.fork``, else one per core."""
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 and hasattr(os, "fork") else 0
+
+
+class Step(NamedTuple):
+    """One stepped event: its 0-based ``position``, its ``line``, action, pre-state, outcome, post-state."""
+
+    position: int
+    line: int
+    action: Action
+    pre: Any
+    outcome: Outcome
+    post: Any
+
+
+@attrs.frozen
+class Verdict:
+    """What the checks of one chunk found: the index of its first violating event (None: none),
+    that event's unknown violations, and the known violations met up to it as (line, violation)."""
+
+    failing: int | None
+    violations: tuple[Violation, ...]
+    known: tuple[tuple[int, Violation], ...]
+
+
+def scope_of(pre: AnyState, post: AnyState, action: Action) -> Scope | None:
+    """The records ``action`` may have changed, or None (check in full): the availabilities and
+    reservations its arguments name and the named reservation's availability; and every reservation
+    of such an availability when the availability appeared, went, or changed its ``until`` (rule 6).
+
+    Every model operation changes only the records its arguments name (and the reservation's
+    parent availability), and the repo; ``delete_inactive_reservations`` changes many."""
+    if action.name == "delete_inactive_reservations":
+        return None
+    aids: set[str] = set()
+    rids: set[str] = set()
+    aid = getattr(action, "availability_id", None)
+    rid = getattr(action, "reservation_id", None)
+    if aid is not None:
+        aids.add(aid)
+    if rid is not None:
+        rids.add(rid)
+        for side in (pre, post):
+            held = side.reservations.get(rid)
+            if held is not None:
+                aids.add(held.availability_id)
+    pre_availabilities, post_availabilities = pre.availabilities, post.availabilities
+    for key in aids:
+        was, now = pre_availabilities.get(key), post_availabilities.get(key)
+        if was is None or now is None or getattr(was, "until", 0) != getattr(now, "until", 0):
+            for side in (pre, post):
+                ledger = side.availability_ledgers.get(key)
+                if ledger is not None:
+                    rids.update(ledger.reservations)
+    return Scope.of(aids, rids)
+
+
+def _sums(state: AnyState) -> list[int]:
+    return [sum(free_bytes(a) for a in state.availabilities.values()), sum(r.size for r in state.reservations.values())]
+
+
+class Rules:
+    """The checks of one trace's steps (rules 1, 6): built once per profile and operation table."""
+
+    def __init__(self, profile: Profile, operations: OperationTable | None, full: bool) -> None:
+        invariants, properties = rules_for(profile)
+        self.incremental = operations is None and not full
+        self.invariants = invariants
+        self.local = tuple(i.local for i in invariants if i.local is not None)
+        self.repo_rules = tuple(i for i in invariants if i.local is None and i.name != _GLOBAL)
+        self.identity = tuple(i for i in invariants if i.name == _GLOBAL)
+        self.table = OPERATIONS[profile] if operations is None else operations
+        self.about = self._dispatch(properties)
+
+    def _dispatch(
+        self, properties: Sequence[TransitionProperty]
+    ) -> dict[tuple[str, bool], tuple[tuple[TransitionProperty, bool], ...]]:
+        """Per (action name, accepted): the properties about such a step (catalogue rule 5), each
+        with whether its scoped form is used."""
+        found = {}
+        for name in {cls.name for cls in self.table}:
+            for accepted in (True, False):
+                found[name, accepted] = tuple(
+                    (p, self.incremental and p.local is not None) for p in properties if p.concerns(name, accepted)
+                )
+        return found
+
+    def check_chunk(self, steps: Sequence[Step]) -> Verdict:  # noqa: PLR0912 - one flat loop, for speed
+        """The checks of ``steps`` (consecutive), stopping at the first unknown violation."""
+        known: list[tuple[int, Violation]] = []
+        seen: set[tuple[str, str, str]] = set()
+        if not steps:
+            return Verdict(None, (), ())
+        sums = _sums(steps[0].pre)
+        invariants, local, repo_rules, identity, about = (
+            self.invariants,
+            self.local,
+            self.repo_rules,
+            self.identity,
+            self.about,
+        )
+        incremental = self.incremental
+        for step in steps:
+            _, line, action, state, outcome, after = step
+            violations: list[Violation] = []
+            scope = None
+            if after is not state:
+                scope = scope_of(state, after, action) if incremental else None
+                if scope is None:
+                    for invariant in invariants:
+                        violations.extend(invariant.check(after))
+                    sums = _sums(after)
+                else:
+                    for aid in scope.availabilities:
+                        now, was = after.availabilities.get(aid), state.availabilities.get(aid)
+                        sums[0] += (0 if now is None else free_bytes(now)) - (0 if was is None else free_bytes(was))
+                    for rid in scope.reservations:
+                        now, was = after.reservations.get(rid), state.reservations.get(rid)
+                        sums[1] += (0 if now is None else now.size) - (0 if was is None else was.size)
+                    for check_local in local:
+                        violations.extend(check_local(after, scope))
+                    if after.repo is not state.repo:
+                        for invariant in repo_rules:
+                            violations.extend(invariant.check(after))
+                    if after.repo.reserved != sums[0] + sums[1]:
+                        for invariant in identity:
+                            violations.extend(invariant.check(after))
+            for prop, scoped in about[action.name, type(outcome) is Accepted]:
+                if scoped and scope is not None:
+                    violations.extend(prop.local(state, action, outcome, scope))  # type: ignore[misc]
+                else:
+                    violations.extend(prop.check(state, action, outcome))
+            if violations:
+                broken = tuple(v for v in violations if not v.known)
+                for v in violations:
+                    if v.known and (v.rule, v.entity, v.known) not in seen:
+                        seen.add((v.rule, v.entity, v.known))
+                        known.append((line, v))
+                if broken:
+                    return Verdict(step.position, broken, tuple(known))
+        return Verdict(None, (), tuple(known))
+
+
+class _Worker(NamedTuple):
+    pid: int
+    fd: int
+    steps: list[Step]
+
+
+class _Pool:
+    """Forked workers checking chunks in order (rules 2, 5)."""
+
+    def __init__(self, rules: Rules, workers: int) -> None:
+        self.rules = rules
+        self.workers = workers if hasattr(os, "fork") else 0
+        self.running: deque[_Worker] = deque()
+        self.verdicts: list[Verdict] = []
+
+    def submit(self, steps: list[Step], last: bool = False) -> None:
+        """Check ``steps`` here (no workers, or the last chunk) or in a new child."""
+        if self.workers == 0 or last:
+            self.drain()
+            self.verdicts.append(self.rules.check_chunk(steps))
+            return
+        while len(self.running) >= self.workers:
+            self._collect()
+        self.running.append(self._fork(steps))
+
+    def failed(self) -> bool:
+        """Whether a verdict collected so far names a violating event (stepping may stop)."""
+        while self.running and _done(self.running[0].pid):
+            self._collect()
+        return any(v.failing is not None for v in self.verdicts)
+
+    def drain(self) -> None:
+        """Wait for every child, collecting verdicts in chunk order."""
+        while self.running:
+            self._collect()
+
+    def kill(self) -> None:
+        """Reap every child without using its verdict (reading failed)."""
+        while self.running:
+            worker = self.running.popleft()
+            os.close(worker.fd)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, 9)
+            os.waitpid(worker.pid, 0)
+
+    def _fork(self, steps: list[Step]) -> _Worker:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: check, send the verdict, leave without running any cleanup
+            status = 1
+            try:
+                os.close(read)
+                data = pickle.dumps(self.rules.check_chunk(steps), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write, "wb") as out:
+                    out.write(data)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        return _Worker(pid, read, steps)
+
+    def _collect(self) -> None:
+        worker = self.running.popleft()
+        with os.fdopen(worker.fd, "rb") as handle:
+            data = handle.read()
+        _, status = os.waitpid(worker.pid, 0)
+        verdict: Any = None
+        if status == 0:
+            try:
+                verdict = pickle.loads(data)
+            except Exception:
+                verdict = None
+        if not isinstance(verdict, Verdict):
+            verdict = self.rules.check_chunk(worker.steps)
+        self.verdicts.append(verdict)
+
+
+def _done(pid: int) -> bool:
+    """Whether child ``pid`` has finished (it is not reaped here)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except (AttributeError, ChildProcessError):
+        return False
+
+
+class Outcomes(NamedTuple):
+    """What ``run`` found: every event read, the first divergence (index and differences) if any,
+    the chunk verdicts in order."""
+
+    events: list[Any]
+    divergence: tuple[int, list[Difference]] | None
+    verdicts: list[Verdict]
+
+
+def run(
+    start: AnyState,
+    events: Iterable[Any],
+    rules: Rules,
+    compare: Any,
+    *,
+    workers: int = 0,
+    chunk: int = CHUNK,
+) -> Outcomes:
+    """Step every event of ``events`` (oracle.trace ``Event`` values, possibly read lazily) from
+    ``start``, comparing each with ``compare(event, outcome, post)`` (its differences), and check the
+    steps in chunks (rules 1-5)."""
+    pool = _Pool(rules, workers)
+    table = rules.table
+    state = start
+    kept: list[Any] = []
+    steps: list[Step] = []
+    divergence: tuple[int, list[Difference]] | None = None
+    stepping = True
+    try:
+        for index, event in enumerate(events):
+            kept.append(event)
+            if not stepping:
+                continue
+            action = event.action
+            outcome = apply(state, action, table)
+            after = outcome.state if type(outcome) is Accepted else state
+            differences = compare(event, outcome, after)
+            if differences:
+                divergence = (index, differences)
+                stepping = False
+                continue
+            steps.append(Step(index, event.line, action, state, outcome, after))
+            state = after
+            if len(steps) >= chunk:
+                pool.submit(steps)
+                steps = []
+                if pool.failed():
+                    stepping = False
+    except BaseException:
+        pool.kill()
+        raise
+    pool.submit(steps, last=True)
+    return Outcomes(kept, divergence, pool.verdicts)
+
+
+def merge(verdicts: Iterable[Verdict]) -> tuple[Verdict | None, list[tuple[int, Violation]]]:
+    """The first failing verdict (None: none) and the known violations up to it, first of each (rule 3)."""
+    known: list[tuple[int, Violation]] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for verdict in verdicts:
+        for line, violation in verdict.known:
+            key = (violation.rule, violation.entity, violation.known)
+            if key not in seen:
+                seen.add(key)
+                known.append((line, violation))
+        if verdict.failing is not None:
+            return verdict, known
+    return None, known
