@@ -3,7 +3,8 @@
 Rules:
 1. ``lockstep_machine`` subclasses the profile's ``reservations_machine`` (same bundles, rules,
    strategies and model checks); its ``step`` applies each action to the model (the reference),
-   then the same operation to a fresh implementation made per test case by the factory.
+   then, through ``Lockstep.check``, the same operation to a fresh implementation made per test
+   case by the factory.
 2. Ids: the machine's actions use model ids; a create's model id is mapped to the id the
    implementation returns (``IdMap``); every other id argument is sent as its implementation id,
    or, for a model id no entity ever had (``missing-a3``), as ``absent_id`` of it. The machine's
@@ -24,18 +25,31 @@ Rules:
    written or returned, lost bytes, collateral taken) cannot be checked on a snapshot.
 6. A divergence raises ``Divergence`` (an ``AssertionError``) carrying a ``Counterexample``
    (engine ``oracle``, kind ``divergence``, sides expected = model, observed = implementation,
-   steps = the actions so far replayed on the model); with ``report_dir`` its three renderings
-   are written there (Hypothesis replays the shrunk example last, so the files left describe it).
+   steps = the program's actions replayed on the model, the diverging one last) and the program;
+   with ``report_dir`` its three renderings are written there (Hypothesis replays the failing
+   example last, so the files left describe it).
 7. A crash of the implementation (an exception from an operation) is observed as
    ``Rejected("Crash:<Type>")`` and is a divergence like any other; one from ``snapshot()`` is a
    ``lockstep:snapshot`` divergence on the field ``snapshot``.
+8. With ``minimise`` (the default) the reported program is 1-minimal: ``minimise_divergence``
+   runs delta debugging (``oracle.minimise``) over subsequences of the actions, replaying each
+   candidate with ``replay`` on a fresh model and a fresh implementation through the machine's own
+   ``Lockstep.check``. A candidate fails the same way when it diverges with the same rule and at
+   least one same ``Side.field``. A candidate naming an id it never created is valid: the id is
+   sent as ``absent_id``, as the machine sends ``missing-a3`` (rule 2), so a step on a dropped
+   entity is compared as a step on a missing one. A candidate on which the model raises does not
+   fail the same way. The notes say "shrunk from N to M steps"; a program whose fresh replay does
+   not diverge the same way (a nondeterministic implementation) is reported unshrunk, with a note.
+   A machine minimises each program once and reuses a core it found before when that core lies
+   within the new program and is still 1-minimal for it (Hypothesis's shrinker, when on, tries
+   many programs holding the same core).
 
 Mirrors: codex-sales-spec §2 (operations and guards), §1.4 (repo counters), §6 (invariants).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +75,7 @@ from oracle.interface import (
     absent_id,
     observe,
 )
+from oracle.minimise import minimise as smallest_failing
 from reports.build import make
 from reports.counterexample import Counterexample, Side
 from reports.render import write_all
@@ -201,16 +216,303 @@ def compare_snapshot(state: AnyState, snap: Snapshot, ids: IdMap) -> list[tuple[
     return differences
 
 
-class Divergence(AssertionError):
-    """The implementation disagreed with the model; ``counterexample`` says where and how."""
+@attrs.frozen
+class Mismatch:
+    """A step's disagreement: the rule broken and (field, model value, implementation value) per field."""
 
-    def __init__(self, counterexample: Counterexample, written: list[Path] | None = None) -> None:
+    rule: str
+    differences: tuple[tuple[str, Any, Any], ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The differing fields (``Side.field`` of the report)."""
+        return frozenset(field for field, _, _ in self.differences)
+
+    def same_way(self, other: Mismatch | None) -> bool:
+        """Whether ``other`` breaks this rule on at least one of these fields (rule 8)."""
+        return other is not None and other.rule == self.rule and bool(self.fields & other.fields)
+
+
+class _Diverged(Exception):
+    """Ends a step's comparisons at the first mismatch (internal to ``Lockstep``)."""
+
+    def __init__(self, rule_name: str, differences: list[tuple[str, Any, Any]]) -> None:
+        super().__init__(rule_name)
+        self.mismatch = Mismatch(rule_name, tuple(differences))
+
+
+class Lockstep:
+    """One implementation beside the model: its start, the id map, each call and the comparisons
+    after it (rules 2-5, 7). The machine and ``replay`` both step through it."""
+
+    def __init__(
+        self, impl: Implementation, profile: Profile, *, compare_fields: bool = False, quota_max_bytes: int = s.QUOTA
+    ) -> None:
+        declared = getattr(impl, "profile", None)
+        if declared is not profile:
+            raise ValueError(f"the implementation declares profile {declared!r}, the machine runs {profile!r}")
+        self.impl = impl
+        self.profile = profile
+        self.compare_fields = compare_fields
+        self.ids = IdMap()
+        self.name = str(getattr(impl, "name", type(impl).__name__))
+        first = self._snapshot()
+        start = {"quota_max_bytes": quota_max_bytes}
+        if isinstance(first, Snapshot):
+            if first.max_bytes is not None:
+                start["quota_max_bytes"] = first.max_bytes
+            if first.used:
+                start["used"] = first.used
+        self.setup: dict[str, int] = start
+
+    def close(self) -> None:
+        close = getattr(self.impl, "close", None)
+        if callable(close):
+            close()
+
+    def check(self, pre: AnyState, action: Action, outcome: Outcome, post: AnyState) -> Mismatch | None:
+        """Send ``action`` to the implementation and compare it with the model's step from ``pre``
+        (``outcome``, leaving ``post``): the first mismatch, or ``None`` if they agree."""
+        try:
+            self._compare_outcome(pre, action, outcome, self._call(action))
+            snap = self._snapshot()
+            if not isinstance(snap, Snapshot):
+                raise _Diverged("lockstep:snapshot", [("snapshot", "a Snapshot", snap)])
+            if self.compare_fields:
+                differences = compare_snapshot(post, snap, self.ids)
+                if differences:
+                    raise _Diverged("lockstep:snapshot", differences)
+            self._check_invariants(post, snap)
+        except _Diverged as diverged:
+            return diverged.mismatch
+        return None
+
+    # -- the implementation side ----------------------------------------------------------
+
+    def _snapshot(self) -> Snapshot | str:
+        try:
+            taken = self.impl.snapshot()
+        except Exception as exc:
+            return f"Crash:{type(exc).__name__}"
+        return taken if isinstance(taken, Snapshot) else f"not a Snapshot: {type(taken).__name__}"
+
+    def _arguments(self, action: Action) -> dict[str, Any]:
+        arguments = action.arguments()
+        arguments.pop(CREATES.get(action.name, ""), None)
+        for key in ("availability_id", "reservation_id"):
+            if key in arguments:
+                model_id = arguments[key]
+                known = self.ids.knows_model(model_id)
+                arguments[key] = self.ids.to_impl(model_id) if known else absent_id(model_id)
+        return arguments
+
+    def _call(self, action: Action) -> Observed:
+        method = getattr(self.impl, action.name, None)
+        if method is None:
+            return Rejected("UnsupportedOperation")
+        arguments = self._arguments(action)
+        return observe(lambda: method(**arguments))
+
+    # -- comparisons -----------------------------------------------------------------------
+
+    def _compare_outcome(self, pre: AnyState, action: Action, outcome: Outcome, observed: Observed) -> None:
+        expected_kind = ACCEPTED if isinstance(outcome, Accepted) else outcome.kind
+        observed_kind = ACCEPTED if isinstance(observed, Ok) else observed.kind
+        if expected_kind != observed_kind:
+            raise _Diverged("lockstep:outcome", [("outcome", expected_kind, observed_kind)])
+        if not isinstance(outcome, Accepted) or not isinstance(observed, Ok):
+            return
+        if action.name in CREATES:
+            model_id = getattr(action, CREATES[action.name])
+            if not isinstance(observed.result, str):
+                raise _Diverged("lockstep:outcome", [("result", "a new id", observed.result)])
+            try:
+                self.ids.record(model_id, str(observed.result))
+            except IdConflict:
+                raise _Diverged("lockstep:outcome", [("result", "a new id", observed.result)]) from None
+        elif action.query and self.compare_fields:
+            self._compare_found(pre, action, outcome.found, observed.result)
+
+    def _compare_found(self, pre: AnyState, action: Action, found: str | None, result: str | None) -> None:
+        if result is None or found is None:
+            if result != found:
+                shown = result if result is None or not self.ids.knows_impl(result) else self.ids.to_model(result)
+                raise _Diverged("lockstep:outcome", [("result", found, shown)])
+            return
+        if not self.ids.knows_impl(result):
+            raise _Diverged("lockstep:outcome", [("result", found, f"impl:{result}")])
+        answer = self.ids.to_model(result)
+        if answer == found or answer not in pre.availabilities:
+            if answer != found:
+                raise _Diverged("lockstep:outcome", [("result", found, answer)])
+            return
+        # Key order is the node's own (spec §1.3): another availability the model finds matching is fine.
+        narrowed: Any = pre
+        alone = attrs.evolve(narrowed, availabilities=immutables.Map({answer: pre.availabilities[answer]}))
+        again = apply(alone, action)
+        if not isinstance(again, Accepted) or again.found != answer:
+            raise _Diverged("lockstep:outcome", [("result", found, answer)])
+
+    def _check_invariants(self, post: AnyState, snap: Snapshot) -> None:
+        names = checkable(self.profile, snap)
+        if not names:
+            return
+        try:
+            broken = snapshot_violations(self.profile, snap, names)
+        except Exception as exc:  # a field of the wrong type: the snapshot cannot be read
+            raise _Diverged(
+                "lockstep:snapshot", [("snapshot", "readable fields", f"{type(exc).__name__}: {exc}")]
+            ) from None
+        model_broken = {v.rule for i in INVARIANTS if i.name in names for v in i.check(post)}
+        fresh = [v for v in broken if v.rule not in model_broken]
+        if fresh:
+            first = fresh[0]
+            same = [v for v in fresh if v.rule == first.rule]
+            entity = {v.entity: self._label(v.entity) for v in same}
+            raise _Diverged(
+                f"lockstep:{first.rule}", [(f"{entity[v.entity]}: {v.message}", v.expected, v.observed) for v in same]
+            )
+
+    def _label(self, entity: str) -> str:
+        return self.ids.to_model(entity) if self.ids.knows_impl(entity) else entity
+
+
+@attrs.frozen(kw_only=True)
+class Replay:
+    """A program replayed in lockstep from a fresh start: how far it ran, and where it diverged."""
+
+    program: tuple[Action, ...]  # the actions run: up to and including the diverging one
+    mismatch: Mismatch | None  # None: the two sides agreed on every step (or the model raised)
+    setup: dict[str, int]
+    ids: tuple[tuple[str, str], ...]  # (model id, implementation id) at the end
+    name: str  # the implementation's name
+
+
+def replay(
+    implementation_factory: Callable[[], Implementation],
+    profile: Profile,
+    program: Sequence[Action],
+    *,
+    compare_fields: bool = False,
+    quota_max_bytes: int = s.QUOTA,
+) -> Replay:
+    """``program`` (model ids) run on a fresh model and a fresh ``implementation_factory()``
+    through ``Lockstep`` as the machine runs it (rules 2-5, 8), stopping at the first mismatch."""
+    run = Lockstep(implementation_factory(), profile, compare_fields=compare_fields, quota_max_bytes=quota_max_bytes)
+    state = initial_state(profile, **run.setup)
+    mismatch: Mismatch | None = None
+    ran = len(program)
+    try:
+        for index, action in enumerate(program):
+            try:
+                outcome = apply(state, action)
+            except Exception:  # a model bug is the model machine's to report, not a divergence
+                ran = index + 1
+                break
+            post = outcome.state if isinstance(outcome, Accepted) else state
+            mismatch = run.check(state, action, outcome, post)
+            state = post
+            if mismatch is not None:
+                ran = index + 1
+                break
+    finally:
+        run.close()
+    return Replay(
+        program=tuple(program[:ran]), mismatch=mismatch, setup=run.setup, ids=tuple(run.ids.items()), name=run.name
+    )
+
+
+def _within(small: Sequence[Action], large: Sequence[Action]) -> bool:
+    rest = iter(large)
+    return all(any(action == other for other in rest) for action in small)
+
+
+def minimise_divergence(
+    implementation_factory: Callable[[], Implementation],
+    profile: Profile,
+    program: Sequence[Action],
+    *,
+    compare_fields: bool = False,
+    quota_max_bytes: int = s.QUOTA,
+    known: Sequence[Replay] = (),
+) -> Replay:
+    """The replay of a 1-minimal subsequence of ``program`` diverging the same way as ``program``
+    does (rule 8); the replay of ``program`` itself if it does not diverge when replayed. A
+    ``known`` result within ``program`` that is still 1-minimal for this divergence is reused."""
+
+    def run(candidate: Sequence[Action]) -> Replay:
+        return replay(
+            implementation_factory,
+            profile,
+            candidate,
+            compare_fields=compare_fields,
+            quota_max_bytes=quota_max_bytes,
+        )
+
+    original = run(program)
+    target = original.mismatch
+    if target is None:
+        return original
+
+    def fails(candidate: Sequence[Action]) -> bool:
+        return target.same_way(run(candidate).mismatch)
+
+    for core in known:
+        steps = list(core.program)
+        reusable = target.same_way(core.mismatch) and _within(steps, original.program)
+        if reusable and not any(fails(steps[:i] + steps[i + 1 :]) for i in range(len(steps))):
+            return core
+    return run(smallest_failing(list(original.program), fails))
+
+
+class Divergence(AssertionError):
+    """The implementation disagreed with the model; ``counterexample`` says where and how, ``program``
+    is the actions (model ids) that replay it with ``replay``."""
+
+    def __init__(
+        self, counterexample: Counterexample, written: list[Path] | None = None, program: Sequence[Action] = ()
+    ) -> None:
         self.counterexample = counterexample
         self.written = list(written or [])
+        self.program = tuple(program)
         lines = [
             f"{side.field}: expected {side.expected!r}, observed {side.observed!r}" for side in counterexample.sides
         ]
         super().__init__(f"{counterexample.rule}: {counterexample.summary}\n  " + "\n  ".join(lines))
+
+
+def _reported(profile: Profile, program: Sequence[Action]) -> list[Action]:
+    # Actions the profile does not know changed nothing on the model; the report vocabulary has
+    # no name for them, so they are left out of the replay (the diverging one is kept).
+    known = OPERATIONS[profile]
+    return [a for a in program[:-1] if type(a) in known] + list(program[-1:])
+
+
+def counterexample(
+    profile: Profile, program: Sequence[Action], mismatch: Mismatch, setup: Mapping[str, int], notes: Sequence[str]
+) -> Counterexample:
+    """The report of ``mismatch``, found at the last action of ``program`` (rule 6)."""
+    actions = _reported(profile, program)
+    step = len(actions) - 1
+    if mismatch.rule in LOCKSTEP_RULES:
+        statement, spec = LOCKSTEP_RULES[mismatch.rule]
+    else:
+        found = rule(mismatch.rule.split(":", 1)[1])
+        statement, spec = found.statement, found.spec
+    return make(
+        rule=mismatch.rule,
+        engine="oracle",
+        profile=profile,
+        level="reservations",
+        actions=tuple(actions),
+        setup=dict(setup),
+        statement=statement,
+        spec=spec,
+        kind="divergence",
+        sides=[Side(step=step, field=f, expected=e, observed=o) for f, e, o in mismatch.differences],
+        notes=tuple(notes),
+        reproduce="pytest (the lockstep test that raised this divergence)",
+    )
 
 
 def lockstep_machine(
@@ -220,34 +522,35 @@ def lockstep_machine(
     compare_fields: bool = False,
     report_dir: Path | None = None,
     quota_max_bytes: int = s.QUOTA,
+    minimise: bool = True,
 ) -> type[RuleBasedStateMachine]:
     """A machine running the model and ``implementation_factory()`` side by side (module rules)."""
     base: Any = reservations_machine(profile)
+    options: dict[str, Any] = {"compare_fields": compare_fields, "quota_max_bytes": quota_max_bytes}
+    # Hypothesis replays a failing example at least once more, and its shrinker tries many programs
+    # holding the same core: minimise each program once, and reuse a core found before.
+    minimised: dict[tuple[tuple[Action, ...], str, frozenset[str]], Replay] = {}
+    cores: list[Replay] = []
+
+    def shrunk(program: tuple[Action, ...], mismatch: Mismatch) -> Replay:
+        key = (program, mismatch.rule, mismatch.fields)
+        if key not in minimised:
+            found = minimise_divergence(implementation_factory, profile, program, known=cores, **options)
+            if found.mismatch is not None and all(found is not core for core in cores):
+                cores.append(found)
+            minimised[key] = found
+        return minimised[key]
 
     class LockstepMachine(base):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.impl = implementation_factory()
-            declared = getattr(self.impl, "profile", None)
-            if declared is not profile:
-                raise ValueError(f"the implementation declares profile {declared!r}, the machine runs {profile!r}")
-            self.ids = IdMap()
-            self.impl_name = str(getattr(self.impl, "name", type(self.impl).__name__))
-            first = self._snapshot()
-            start = {"quota_max_bytes": quota_max_bytes}
-            if isinstance(first, Snapshot):
-                if first.max_bytes is not None:
-                    start["quota_max_bytes"] = first.max_bytes
-                if first.used:
-                    start["used"] = first.used
-            self.setup = start
-            self.state = initial_state(profile, **start)
+            self.run = Lockstep(implementation_factory(), profile, **options)
+            self.setup = dict(self.run.setup)
+            self.state = initial_state(profile, **self.setup)
 
         def teardown(self) -> None:
             super().teardown()
-            close = getattr(self.impl, "close", None)
-            if callable(close):
-                close()
+            self.run.close()
 
         # The model's "reuse a reservation id" rule cannot be put to an implementation (rule 2).
         def create_reservation_reused_id_refused(self) -> None:  # not a rule: overrides the base's
@@ -256,140 +559,31 @@ def lockstep_machine(
         def step(self, action: Action, expect: set[str] | None = None) -> Outcome:
             pre = self.state
             outcome: Outcome = super().step(action, expect)
-            observed = self._call(action)
-            self._compare_outcome(pre, action, outcome, observed)
-            snap = self._snapshot()
-            if not isinstance(snap, Snapshot):
-                self._diverge("lockstep:snapshot", [("snapshot", "a Snapshot", snap)])
-            else:
-                if compare_fields:
-                    differences = compare_snapshot(self.state, snap, self.ids)
-                    if differences:
-                        self._diverge("lockstep:snapshot", differences)
-                self._check_invariants(snap)
+            mismatch = self.run.check(pre, action, outcome, self.state)
+            if mismatch is not None:
+                self._diverge(mismatch)
             return outcome
 
-        # -- the implementation side ------------------------------------------------------
-
-        def _snapshot(self) -> Snapshot | str:
-            try:
-                taken = self.impl.snapshot()
-            except Exception as exc:
-                return f"Crash:{type(exc).__name__}"
-            return taken if isinstance(taken, Snapshot) else f"not a Snapshot: {type(taken).__name__}"
-
-        def _arguments(self, action: Action) -> dict[str, Any]:
-            arguments = action.arguments()
-            arguments.pop(CREATES.get(action.name, ""), None)
-            for key in ("availability_id", "reservation_id"):
-                if key in arguments:
-                    model_id = arguments[key]
-                    known = self.ids.knows_model(model_id)
-                    arguments[key] = self.ids.to_impl(model_id) if known else absent_id(model_id)
-            return arguments
-
-        def _call(self, action: Action) -> Observed:
-            method = getattr(self.impl, action.name, None)
-            if method is None:
-                return Rejected("UnsupportedOperation")
-            arguments = self._arguments(action)
-            return observe(lambda: method(**arguments))
-
-        # -- comparisons -------------------------------------------------------------------
-
-        def _compare_outcome(self, pre: AnyState, action: Action, outcome: Outcome, observed: Observed) -> None:
-            expected_kind = ACCEPTED if isinstance(outcome, Accepted) else outcome.kind
-            observed_kind = ACCEPTED if isinstance(observed, Ok) else observed.kind
-            if expected_kind != observed_kind:
-                self._diverge("lockstep:outcome", [("outcome", expected_kind, observed_kind)])
-            if not isinstance(outcome, Accepted) or not isinstance(observed, Ok):
-                return
-            if action.name in CREATES:
-                model_id = getattr(action, CREATES[action.name])
-                if not isinstance(observed.result, str):
-                    self._diverge("lockstep:outcome", [("result", "a new id", observed.result)])
-                try:
-                    self.ids.record(model_id, str(observed.result))
-                except IdConflict:
-                    self._diverge("lockstep:outcome", [("result", "a new id", observed.result)])
-            elif action.query and compare_fields:
-                self._compare_found(pre, action, outcome.found, observed.result)
-
-        def _compare_found(self, pre: AnyState, action: Action, found: str | None, result: str | None) -> None:
-            if result is None or found is None:
-                if result != found:
-                    shown = result if result is None or not self.ids.knows_impl(result) else self.ids.to_model(result)
-                    self._diverge("lockstep:outcome", [("result", found, shown)])
-                return
-            if not self.ids.knows_impl(result):
-                self._diverge("lockstep:outcome", [("result", found, f"impl:{result}")])
-            answer = self.ids.to_model(result)
-            if answer == found or answer not in pre.availabilities:
-                if answer != found:
-                    self._diverge("lockstep:outcome", [("result", found, answer)])
-                return
-            # Key order is the node's own (spec §1.3): another availability the model finds matching is fine.
-            narrowed: Any = pre
-            alone = attrs.evolve(narrowed, availabilities=immutables.Map({answer: pre.availabilities[answer]}))
-            again = apply(alone, action)
-            if not isinstance(again, Accepted) or again.found != answer:
-                self._diverge("lockstep:outcome", [("result", found, answer)])
-
-        def _check_invariants(self, snap: Snapshot) -> None:
-            names = checkable(profile, snap)
-            if not names:
-                return
-            try:
-                broken = snapshot_violations(profile, snap, names)
-            except Exception as exc:  # a field of the wrong type: the snapshot cannot be read
-                self._diverge("lockstep:snapshot", [("snapshot", "readable fields", f"{type(exc).__name__}: {exc}")])
-            model_broken = {v.rule for i in INVARIANTS if i.name in names for v in i.check(self.state)}
-            fresh = [v for v in broken if v.rule not in model_broken]
-            if fresh:
-                first = fresh[0]
-                same = [v for v in fresh if v.rule == first.rule]
-                entity = {v.entity: self._label(v.entity) for v in same}
-                self._diverge(
-                    f"lockstep:{first.rule}",
-                    [(f"{entity[v.entity]}: {v.message}", v.expected, v.observed) for v in same],
-                )
-
-        def _label(self, entity: str) -> str:
-            return self.ids.to_model(entity) if self.ids.knows_impl(entity) else entity
-
-        def _diverge(self, rule_name: str, differences: list[tuple[str, Any, Any]]) -> None:
-            # Actions the profile does not know changed nothing on the model; the report vocabulary has
-            # no name for them, so they are left out of the replay (the diverging one is kept).
-            known = OPERATIONS[profile]
-            actions = [a for a in self.trace[:-1] if type(a) in known] + self.trace[-1:]
-            step = len(actions) - 1
-            if rule_name in LOCKSTEP_RULES:
-                statement, spec = LOCKSTEP_RULES[rule_name]
-            else:
-                found = rule(rule_name.split(":", 1)[1])
-                statement, spec = found.statement, found.spec
-            sides = [Side(step=step, field=f, expected=e, observed=o) for f, e, o in differences]
-            cx = make(
-                rule=rule_name,
-                engine="oracle",
-                profile=profile,
-                level="reservations",
-                actions=tuple(actions),
-                setup=dict(self.setup),
-                statement=statement,
-                spec=spec,
-                kind="divergence",
-                sides=sides,
-                notes=(f"implementation: {self.impl_name}", f"id map (model -> implementation): {self.ids.items()}"),
-                reproduce="pytest (the lockstep test that raised this divergence)",
-            )
+        def _diverge(self, mismatch: Mismatch) -> None:
+            program, setup, ids = tuple(self.trace), self.setup, self.run.ids.items()
+            notes = [f"implementation: {self.run.name}"]
+            if minimise:
+                smaller = shrunk(program, mismatch)
+                if smaller.mismatch is not None and mismatch.same_way(smaller.mismatch):
+                    before, after = len(_reported(profile, program)), len(_reported(profile, smaller.program))
+                    notes.append(f"shrunk from {before} to {after} steps (lockstep delta debugging)")
+                    program, mismatch, setup, ids = smaller.program, smaller.mismatch, smaller.setup, list(smaller.ids)
+                else:
+                    notes.append("not shrunk: a fresh replay of the program does not diverge the same way")
+            notes.append(f"id map (model -> implementation): {ids}")
+            cx = counterexample(profile, program, mismatch, setup, notes)
             written: list[Path] = []
             if report_dir is not None:
                 try:
                     written = write_all(cx, report_dir)
                 except Exception as exc:  # a rendering's limit must not hide the divergence itself
                     cx = attrs.evolve(cx, notes=(*cx.notes, f"reports not written: {type(exc).__name__}: {exc}"))
-            raise Divergence(cx, written)
+            raise Divergence(cx, written, program)
 
     name = "LockstepHead" if profile is Profile.CODEX_HEAD else "Lockstep535"
     LockstepMachine.__name__ = LockstepMachine.__qualname__ = name

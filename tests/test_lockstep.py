@@ -1,4 +1,5 @@
-"""Lockstep testing: the model passes against itself, every broken variant is found, ids and crashes are data."""
+"""Lockstep testing: the model passes against itself, every broken variant is found with a 1-minimal program,
+ids and crashes are data."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from model.actions import (
+    Action,
+    CreateAvailabilityHead,
+    CreateReservationHead,
+    DeleteReservationHead,
+    FindAvailabilityHead,
+    ReleaseBytes,
+    StoreBlock,
+    UpdateAvailability,
+)
 from model.state import Profile
 from oracle.adapters import AsyncModelImplementation, ModelImplementation, broken_adapters
 from oracle.interface import (
@@ -22,7 +33,16 @@ from oracle.interface import (
     observe,
     run_async,
 )
-from oracle.lockstep import SNAPSHOT_INVARIANTS, Divergence, checkable, lockstep_machine
+from oracle.lockstep import (
+    SNAPSHOT_INVARIANTS,
+    Divergence,
+    checkable,
+    lockstep_machine,
+    minimise_divergence,
+    replay,
+)
+from oracle.minimise import minimise
+from reports.counterexample import Counterexample
 from variants.broken import VARIANTS
 
 SELF_TEST = settings(max_examples=40, stateful_step_count=30, derandomize=True, database=None, deadline=None)
@@ -44,6 +64,26 @@ def hunt(factory: Any, profile: Profile, **options: Any) -> Divergence:
     with pytest.raises(Divergence) as caught:
         run_state_machine_as_test(machine, settings=HUNT)
     return caught.value
+
+
+def fails_like(cx: Counterexample, factory: Any, profile: Profile, program: list[Action], **options: Any) -> bool:
+    """Whether a lockstep replay of ``program`` diverges with ``cx``'s rule on one of its fields
+    (written here from the report, not with the minimiser's own predicate)."""
+    found = replay(factory, profile, program, **options).mismatch
+    return (
+        found is not None
+        and found.rule == cx.rule
+        and bool({field for field, _, _ in found.differences} & {side.field for side in cx.sides})
+    )
+
+
+def assert_one_minimal(divergence: Divergence, factory: Any, profile: Profile, **options: Any) -> None:
+    """The divergence's program replays it, and removing any one step makes it pass or fail otherwise."""
+    cx, program = divergence.counterexample, list(divergence.program)
+    assert fails_like(cx, factory, profile, program, **options)
+    for position in range(len(program)):
+        shorter = program[:position] + program[position + 1 :]
+        assert not fails_like(cx, factory, profile, shorter, **options), f"step {position} can go"
 
 
 @pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.value)
@@ -79,6 +119,9 @@ def test_lockstep_finds_broken_variant(name: str, profile: Profile) -> None:
     assert side.step == len(cx.steps) - 1  # the steps replayed on the model end at the diverging one
     assert f"implementation: {name}" in cx.notes
     assert str(side.field) in str(divergence)
+    assert any(note.startswith("shrunk from ") for note in cx.notes)
+    assert len(cx.steps) == len(divergence.program)  # every broken variant's program uses profile actions
+    assert_one_minimal(divergence, broken_adapters(profile)[name], profile, compare_fields=True)
 
 
 def test_ids_differ_between_model_and_implementation() -> None:
@@ -185,3 +228,104 @@ def test_report_dir_gets_three_renderings(tmp_path: Path) -> None:
     assert names == sorted([f"{stem}.itf.json", f"{stem}.md", f"test_{stem.replace('-', '_')}.py"])
     markdown = (tmp_path / f"{stem}.md").read_text(encoding="utf-8")
     assert "oracle" in markdown
+    assert "shrunk from " in markdown  # the files describe the minimised program
+    assert len(divergence.counterexample.steps) == len(divergence.program)
+
+
+def test_minimise_finds_the_two_items_that_fail_together() -> None:
+    """ddmin then one-by-one removal keeps exactly the items the failure needs, in order."""
+    calls: list[list[int]] = []
+
+    def fails(chosen: list[int]) -> bool:
+        calls.append(chosen)
+        return {3, 11} <= set(chosen)
+
+    assert minimise(list(range(20)), fails) == [3, 11]
+    assert len(calls) == len({tuple(c) for c in calls})  # no candidate is asked twice
+    assert minimise([7], fails) == [7]
+
+
+A1 = CreateAvailabilityHead(
+    availability_id="a1", total_size=40, duration=5, min_price_per_byte_per_second=1, total_collateral=400
+)
+R2 = CreateReservationHead(
+    availability_id="a1",
+    reservation_id="r2",
+    slot_size=10,
+    request_id="req-a",
+    slot_index=0,
+    collateral_per_byte=1,
+    valid_until=9,
+)
+DELETE_R2 = DeleteReservationHead(reservation_id="r2", availability_id="a1")
+
+
+def noise(index: int) -> list[Action]:
+    """Steps the variant ``delete_keeps_bytes`` does not care about: other entities, queries, blocks."""
+    availability, reservation = f"a{10 + 2 * index}", f"r{11 + 2 * index}"
+    return [
+        CreateAvailabilityHead(
+            availability_id=availability,
+            total_size=20,
+            duration=3,
+            min_price_per_byte_per_second=2,
+            total_collateral=50,
+            enabled=index % 2 == 0,
+        ),
+        FindAvailabilityHead(size=5, duration=1, price_per_byte_per_second=3, collateral_per_byte=0, valid_until=index),
+        CreateReservationHead(
+            availability_id=availability,
+            reservation_id=reservation,
+            slot_size=4,
+            request_id=f"req-{index}",
+            slot_index=index,
+            collateral_per_byte=1,
+            valid_until=20,
+        ),
+        ReleaseBytes(reservation_id=reservation, availability_id=availability, bytes=1),
+        UpdateAvailability(availability_id=availability, duration=7),
+        StoreBlock(bytes=2),
+    ]
+
+
+def test_minimise_divergence_cuts_a_long_program_to_its_core() -> None:
+    """A 39-step program whose only relevant steps are create, reserve, delete shrinks to those three."""
+    factory = broken_adapters(Profile.CODEX_HEAD)["delete_keeps_bytes"]
+    program = [*noise(0), A1, *noise(1), *noise(2), R2, *noise(3), *noise(4), *noise(5), DELETE_R2]
+    assert len(program) == 39
+    full = replay(factory, Profile.CODEX_HEAD, program, compare_fields=True)
+    assert full.mismatch is not None
+    assert full.program == tuple(program)  # it diverges at the last step, not before
+    smallest = minimise_divergence(factory, Profile.CODEX_HEAD, program, compare_fields=True)
+    assert smallest.program == (A1, R2, DELETE_R2)
+    assert smallest.mismatch is not None
+    assert full.mismatch.same_way(smallest.mismatch)
+    assert "availabilities[a1].free_size" in smallest.mismatch.fields
+
+
+def test_minimise_divergence_reuses_a_known_core_within_the_program() -> None:
+    """A core found before, lying within a new program and still 1-minimal for it, is returned as is."""
+    factory = broken_adapters(Profile.CODEX_HEAD)["delete_keeps_bytes"]
+    core = minimise_divergence(factory, Profile.CODEX_HEAD, [A1, *noise(0), R2, DELETE_R2], compare_fields=True)
+    other = [*noise(1), A1, R2, *noise(2), DELETE_R2]
+    assert minimise_divergence(factory, Profile.CODEX_HEAD, other, compare_fields=True, known=[core]) is core
+    unrelated = [A1, R2, ReleaseBytes(reservation_id="r2", availability_id="a1", bytes=2)]
+    assert minimise_divergence(factory, Profile.CODEX_HEAD, unrelated, known=[core]).mismatch is None
+
+
+def test_minimise_keeps_a_step_on_an_id_it_never_created() -> None:
+    """A dropped create leaves its id dangling: it is sent as ``absent_id``, so one crashing step suffices."""
+    program: list[Action] = [A1, R2, ReleaseBytes(reservation_id="r2", availability_id="a1", bytes=3)]
+    smallest = minimise_divergence(lambda: Crashing(Profile.CODEX_HEAD), Profile.CODEX_HEAD, program)
+    assert smallest.program == (program[-1],)
+    assert smallest.mismatch is not None
+    assert smallest.mismatch.differences == (("outcome", "NotExists", "Crash:ZeroDivisionError"),)
+    assert smallest.ids == ()
+
+
+def test_minimise_off_reports_the_program_as_found() -> None:
+    """With ``minimise=False`` the counterexample is the whole program the machine ran."""
+    factory = broken_adapters(Profile.CODEX_535)["release_keeps_repo_reserved"]
+    divergence = hunt(factory, Profile.CODEX_535, compare_fields=True, minimise=False)
+    assert not any(note.startswith("shrunk") for note in divergence.counterexample.notes)
+    assert len(divergence.counterexample.steps) > 3
