@@ -30,9 +30,34 @@ Rules:
    (``LogError`` naming the line).
 6. ``enter state`` lines (topic ``statemachine``) become transitions shown in the report; they
    produce no event. Events are ordered by commit line; output is deterministic.
+7. PATCH (REST ``PATCH /sales/availability/{id}``, codex/rest/api.nim) logs nothing itself; its
+   write ``updating Availability id=A`` (``updateImpl``) is the one no lock holder, creation or
+   open delete explains, and becomes ``update_availability(availability_id=A)``. When
+   ``totalSize changed, updating repo reservation`` (``updateAvailability``) precedes it, the
+   next line, ``Reserving bytes`` / ``Releasing bytes bytes=d`` (topic ``codex repostore``,
+   ``RepoStore.reserve`` / ``release``, logged before their first await), gives ``total_size``
+   = the tracked total +/- d. A resize followed by another lock holder's line instead of the
+   write failed (quota, until): no event, a note. The other PATCH fields are not logged: a
+   later ``availability (did not) match`` line showing a changed ``availDuration``,
+   ``availMinPricePerBytePerSecond``, ``enabled`` or ``until`` (fields only PATCH changes) gives
+   the value to the last PATCH of A since A was last seen; ``totalCollateral`` stays unknown.
+8. ``availability matched`` (``findAvailability``) with the query properties ``size``,
+   ``duration``, ``pricePerBytePerSecond``, ``collateralPerByte`` is a ``find_availability``
+   event with ``result`` = ``id``, placed at that line. ``validUntil`` is not logged by find;
+   SalePreparing passes the same ``requestEnd`` to ``createReservation``, so it is taken from
+   the sale's next ``Creating reservation`` (slot via ``Availability found for request``, else
+   the same availability and size); a find never followed by one is dropped with a note, and a
+   find that matched nothing (``No availability found for request, ignoring``) makes no event.
+9. ``returning collateral collateral=c`` (``deleteReservation``, logScope ``reservationId``)
+   sets ``returned_collateral`` of the delete; a delete without it passed none.
 
-Mirrors: codex-sales-spec §2.1, §2.4-§2.7 (steps and failure points), §2.10, §2.12 (#5-#7),
-§3.3 (where reservation operations happen), §1.2 (error kinds).
+Read at: codex/sales/reservations.nim (``updateImpl``, ``updateAvailability``,
+``deleteReservation``, ``findAvailability``; the stored post-#1216 revision, the index holds no
+copy tagged bd360322), codex/sales/states/preparing.nim (``run``), codex/stores/repostore/store.nim
+(``reserve``, ``release``, ``putBlock``), codex/rest/api.nim (PATCH handler).
+
+Mirrors: codex-sales-spec §2.1-§2.8 (steps and failure points), §2.10, §2.11 (lock), §2.12
+(#5-#7), §3.3 (where reservation operations happen), §1.2 (error kinds), §5 (PATCH).
 """
 
 from __future__ import annotations
@@ -40,9 +65,40 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 RESERVATIONS_TOPIC = "marketplace sales reservations"
+REPO_TOPIC = "codex repostore"
+#: repo quota lines (codex/stores/repostore/store.nim ``reserve`` / ``release``) -> sign of the delta.
+REPO_LINES: Mapping[str, int] = {"Reserving bytes": 1, "Releasing bytes": -1}
+#: lines logged while holding ``availabilityLock``: one of them after a PATCH's repo delta and
+#: before its write means the PATCH stopped there (repo quota, until check; REST logs nothing).
+LOCK_LINES = frozenset(
+    {
+        "Creating new Availability",
+        "Creating reservation",
+        "Returning bytes",
+        "No bytes are returned",
+        "returning remaining reservation bytes to availability",
+        "returning collateral",
+        "totalSize changed, updating repo reservation",
+        "updating Availability",
+    }
+)
+#: ``availability (did not) match`` property -> availability field it shows (findAvailability).
+OBSERVED: Mapping[str, str] = {
+    "availDuration": "duration",
+    "availMinPricePerBytePerSecond": "min_price_per_byte_per_second",
+    "enabled": "enabled",
+    "until": "until",
+}
+#: query properties of ``availability matched`` -> find_availability arguments (valid_until is not logged).
+FIND_QUERY: Mapping[str, str] = {
+    "size": "size",
+    "duration": "duration",
+    "pricePerBytePerSecond": "price_per_byte_per_second",
+    "collateralPerByte": "collateral_per_byte",
+}
 DEFAULT_QUOTA = 20 * 1024**3  # nim-codex HEAD default quotaMaxBytes (20.GiBs), spec §1.4
 FAILURE_LEVELS = frozenset({"WRN", "ERR", "FTL", "WARN", "ERROR", "FATAL", "WARNING"})
 
@@ -61,6 +117,9 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "deleting reservation": ("reservationId", "availabilityId"),
     "returning remaining reservation bytes to availability": ("size", "reservationId", "availabilityId"),
     "availability matched": ("id", "size"),
+    "availability did not match": ("id",),
+    "returning collateral": ("collateral", "reservationId"),
+    "totalSize changed, updating repo reservation": ("availabilityId",),
     "Reservation succesfully created": (),
     "rolling back reserve": (),
     "Updating availability failed, rolling back reservation creation": (),
@@ -106,10 +165,10 @@ class LogReading:
         return self.lines[index]
 
 
-def error_kind(text: str) -> str | None:
-    """The model's rejection kind a nim-codex error message names, or None."""
+def error_kind(text: str, kinds: tuple[tuple[str, str], ...] = ERROR_KINDS) -> str | None:
+    """The model's rejection kind a nim-codex error message names (by ``kinds``), or None."""
     lowered = text.lower()
-    for fragment, kind in ERROR_KINDS:
+    for fragment, kind in kinds:
         if fragment in lowered:
             return kind
     return None
@@ -141,6 +200,10 @@ def _id(value: Any) -> str:
     return str(value).lower()
 
 
+#: The property parsers under public names, for the other profiles' readers (``oracle.logs535``).
+as_int, as_bool, as_id = _int, _bool, _id
+
+
 @dataclass
 class _Pending:
     op: str
@@ -149,10 +212,17 @@ class _Pending:
     key: str = ""
     bound: str | None = None  # id learnt after the attempt (availability / reservation)
     event: int | None = None  # index in the draft list once committed
+    written: bool = False  # its availability write ('updating Availability') was seen
 
 
-@dataclass
-class _Reader:
+Pending = _Pending  # public name, for the other profiles' readers
+
+
+@dataclass(kw_only=True)
+class Drafts:
+    """What a reader has made so far (draft events at their commit lines, notes, counts) and the
+    helpers every profile's reader shares; ``feed`` and ``finish`` are the profile's own."""
+
     source: str
     profile: str
     quota: int
@@ -164,19 +234,15 @@ class _Reader:
     )
     unpaired: int = 0
     json_lines: int = 0
-    availability_creates: list[_Pending] = field(default_factory=list)
-    last_availability_create: _Pending | None = None
-    reservation_creates: dict[str, _Pending] = field(default_factory=dict)
-    releases: dict[str, _Pending] = field(default_factory=dict)
-    returns: dict[str, _Pending] = field(default_factory=dict)
-    deletes: dict[str, _Pending] = field(default_factory=dict)
-    locked: _Pending | None = None
-    reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    matched: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
-    last_matched: tuple[str, int, int] | None = None
-    slot_match: dict[str, tuple[str, int, int]] = field(default_factory=dict)
-    rolled_back: set[str] = field(default_factory=set)
     counter: int = 0
+    required: ClassVar[Mapping[str, tuple[str, ...]]] = REQUIRED
+    kinds: ClassVar[tuple[tuple[str, str], ...]] = ERROR_KINDS
+
+    def feed(self, obj: Mapping[str, Any], line: int) -> None:
+        raise NotImplementedError
+
+    def finish(self, last_line: int) -> None:
+        raise NotImplementedError
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -197,7 +263,7 @@ class _Reader:
 
     def fail(self, pending: _Pending, line: int, text: str | None, default: str | None = None) -> None:
         """A failure line for ``pending``: a rejected event when the kind is known, else a note."""
-        kind = error_kind(text) if text else None
+        kind = error_kind(text, self.kinds) if text else None
         kind = kind or default
         if pending.event is not None and self.drafts[pending.event] is not None:
             self.drafts[pending.event] = None  # it had been taken as committed
@@ -209,9 +275,29 @@ class _Reader:
         self.emit(line, pending, kind)
 
     def require(self, obj: Mapping[str, Any], msg: str, line: int) -> None:
-        for name in REQUIRED.get(msg, ()):
+        for name in self.required.get(msg, ()):
             if name not in obj:
-                raise LogError(self.source, line, f"{msg!r} line lacks property {name!r} (expected {REQUIRED[msg]})")
+                expected = self.required[msg]
+                raise LogError(self.source, line, f"{msg!r} line lacks property {name!r} (expected {expected})")
+
+    def drop(self, pending: _Pending, line: int, why: str) -> None:
+        """An event the log cannot complete: removed, with a note (not an unpaired attempt)."""
+        if pending.event is not None:
+            self.drafts[pending.event] = None
+        self.note(line, f"{pending.op} at line {pending.line} {why}; no event")
+
+    def move(self, pending: _Pending, line: int) -> None:
+        """Re-date a provisionally committed event to a later line of the same operation."""
+        if pending.event is not None and (draft := self.drafts[pending.event]) is not None:
+            self.drafts[pending.event] = None
+            self.drafts.append((line, draft[1]))
+            pending.event = len(self.drafts) - 1
+
+    def transition(self, obj: Mapping[str, Any], line: int) -> None:
+        """An ``enter state`` line (topic ``statemachine``): a transition shown in the report."""
+        slot = self.slot_key(obj, line)
+        where = f" {slot}" if slot else ""
+        self.transitions.append(f"line {line}:{where} {obj.get('state', '?')}")
 
     def synthetic(self, kind: str, line: int) -> str:
         self.counter += 1
@@ -222,6 +308,31 @@ class _Reader:
             return f"{_id(obj['requestId'])}#{_int(obj['slotIndex'], self.source, line, 'slotIndex')}"
         return None
 
+
+@dataclass(kw_only=True)
+class _Reader(Drafts):
+    availability_creates: list[_Pending] = field(default_factory=list)
+    last_availability_create: _Pending | None = None
+    reservation_creates: dict[str, _Pending] = field(default_factory=dict)
+    releases: dict[str, _Pending] = field(default_factory=dict)
+    returns: dict[str, _Pending] = field(default_factory=dict)
+    deletes: dict[str, _Pending] = field(default_factory=dict)
+    locked: _Pending | None = None
+    reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    matched: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    last_matched: tuple[str, int, int] | None = None
+    slot_match: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    rolled_back: set[str] = field(default_factory=set)
+    creation_writes: set[str] = field(default_factory=set)
+    totals: dict[str, int] = field(default_factory=dict)
+    believed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    patches: dict[str, list[_Pending]] = field(default_factory=dict)
+    resizing: dict[str, int | None] = field(default_factory=dict)
+    expect_repo: str | None = None
+    finds: dict[tuple[str, int], _Pending] = field(default_factory=dict)
+    last_find: _Pending | None = None
+    slot_finds: dict[str, _Pending] = field(default_factory=dict)
+
     # -- dispatch ---------------------------------------------------------------------------
 
     def feed(self, obj: Mapping[str, Any], line: int) -> None:
@@ -230,11 +341,13 @@ class _Reader:
         words = topics.split()
         level = str(obj.get("lvl", obj.get("level", ""))).upper()
         if msg == "enter state":
-            slot = self.slot_key(obj, line)
-            where = f" {slot}" if slot else ""
-            self.transitions.append(f"line {line}:{where} {obj.get('state', '?')}")
+            self.transition(obj, line)
+            return
+        if self.repo_line(obj, msg, topics, line):
             return
         reservations_topic = "reservations" in words or words == ["release"]
+        if self.resizing and msg in LOCK_LINES and reservations_topic:
+            self.patch_failed(obj, msg, line)
         if reservations_topic and msg in REQUIRED:
             self.require(obj, msg, line)
             getattr(self, "on_" + msg.replace(" ", "_").replace(",", "").lower())(obj, line)
@@ -248,9 +361,7 @@ class _Reader:
         if msg in ("Reservation created successfully", "Reservation created succesfully"):
             return  # preparing's echo of the commit already seen in the reservations topic
         if msg == "Availability found for request, creating reservation":
-            slot = self.slot_key(obj, line)
-            if slot is not None and self.last_matched is not None:
-                self.slot_match[slot] = self.last_matched
+            self.on_availability_found(obj, line)
             return
         if level in FAILURE_LEVELS and ("error" in obj or "err" in obj) and self.on_generic_failure(obj, line):
             return
@@ -258,6 +369,16 @@ class _Reader:
             self.skipped["unmapped"] += 1
         else:
             self.skipped["other_topics"] += 1
+
+    def on_availability_found(self, obj: Mapping[str, Any], line: int) -> None:
+        """SalePreparing's line after a match: ties the last match (and find) to the sale's slot."""
+        slot = self.slot_key(obj, line)
+        if slot is None:
+            return
+        if self.last_matched is not None:
+            self.slot_match[slot] = self.last_matched
+        if self.last_find is not None:
+            self.slot_finds[slot] = self.last_find
 
     # -- create availability (§2.1) ----------------------------------------------------------
 
@@ -292,6 +413,9 @@ class _Reader:
         self.emit(line, pending, "accepted")
         self.availability_creates.remove(pending)
         self.last_availability_create = pending
+        self.creation_writes.add(pending.bound)
+        self.totals[pending.bound] = pending.args["total_size"]
+        self.believed[pending.bound] = {f: pending.args[f] for f in OBSERVED.values()}
 
     def on_rolling_back_reserve(self, obj: Mapping[str, Any], line: int) -> None:
         pending = self.last_availability_create
@@ -310,6 +434,50 @@ class _Reader:
         cpb = _int(obj.get("collateralPerByte", 0), self.source, line, "collateralPerByte")
         self.matched[(availability, size)] = (cpb, line)
         self.last_matched = (availability, size, cpb)
+        self.observe(availability, obj, line)
+        self.last_find = None
+        if not all(name in obj for name in FIND_QUERY):
+            return  # an older line shape without the query: no find event
+        args = {arg: _int(obj[name], self.source, line, name) for name, arg in FIND_QUERY.items()}
+        args["valid_until"] = 0  # filled from the sale's 'Creating reservation' line (requestEnd)
+        pending = _Pending("find_availability", args, line, key=availability)
+        self.drafts.append((line, {"op": "find_availability", "args": args, "result": availability}))
+        pending.event = len(self.drafts) - 1
+        earlier = self.finds.pop((availability, size), None)
+        if earlier is not None:
+            self.drop(earlier, line, "superseded by another match before any 'Creating reservation'")
+        self.finds[(availability, size)] = pending
+        self.last_find = pending
+
+    def on_availability_did_not_match(self, obj: Mapping[str, Any], line: int) -> None:
+        self.observe(_id(obj["id"]), obj, line)
+
+    def observe(self, availability: str, obj: Mapping[str, Any], line: int) -> None:
+        """Fields a find line shows of an availability: they complete the PATCHes since the last look.
+
+        ``duration``, ``minPricePerBytePerSecond``, ``enabled`` and ``until`` change only through
+        PATCH, whose arguments nim-codex does not log; a changed value is given to the last PATCH
+        of the availability since it was last observed.
+        """
+        believed = self.believed.get(availability)
+        if believed is None:
+            return
+        patches = self.patches.pop(availability, [])
+        for name, arg in OBSERVED.items():
+            if name not in obj:
+                continue
+            parse = _bool if arg == "enabled" else _int
+            value = parse(obj[name], self.source, line, name)
+            if value == believed[arg]:
+                continue
+            believed[arg] = value
+            if not patches:
+                continue  # no PATCH to explain it: the model's own state will tell
+            draft = self.drafts[patches[-1].event] if patches[-1].event is not None else None
+            if draft is not None:
+                draft[1]["args"][arg] = value
+            if len(patches) > 1:
+                self.note(line, f"{arg} of {availability} given to the last of {len(patches)} PATCHes")
 
     def on_creating_reservation(self, obj: Mapping[str, Any], line: int) -> None:
         src = self.source
@@ -340,6 +508,12 @@ class _Reader:
         pending = _Pending("create_reservation", args, line, key=slot, bound=logged_id)
         self.reservation_creates[slot] = pending
         self.locked = pending
+        found = self.slot_finds.pop(slot, None) or self.finds.get((availability, slot_size))
+        if found is not None and found in self.finds.values():
+            self.finds = {key: p for key, p in self.finds.items() if p is not found}
+            draft = self.drafts[found.event] if found.event is not None else None
+            if draft is not None:
+                draft[1]["args"]["valid_until"] = args["valid_until"]  # preparing passes requestEnd to both
 
     def on_updating_reservation(self, obj: Mapping[str, Any], line: int) -> None:
         reservation = _id(obj["id"])
@@ -487,27 +661,93 @@ class _Reader:
         self.locked = pending
         self.move(pending, line)
 
-    def move(self, pending: _Pending, line: int) -> None:
-        """Re-date a provisionally committed event to a later line of the same operation."""
+    def on_returning_collateral(self, obj: Mapping[str, Any], line: int) -> None:
+        pending = self.deletes.get(_id(obj["reservationId"]))
+        if pending is None:
+            self.unpaired += 1
+            self.note(line, "'returning collateral' with no 'deleting reservation' attempt")
+            return
+        collateral = _int(obj["collateral"], self.source, line, "collateral")
+        pending.args["returned_collateral"] = collateral
         if pending.event is not None and (draft := self.drafts[pending.event]) is not None:
-            self.drafts[pending.event] = None
-            self.drafts.append((line, draft[1]))
-            pending.event = len(self.drafts) - 1
+            draft[1]["args"]["returned_collateral"] = collateral
+        self.locked = pending
+        self.move(pending, line)
 
     # -- the lock holder's availability write ------------------------------------------------
 
     def on_updating_availability(self, obj: Mapping[str, Any], line: int) -> None:
+        """The write of ``updateImpl``: whose it is, by the lock holder, else a delete, else a PATCH."""
         availability = _id(obj["id"])
-        pending = self.locked
-        if pending is None or pending.args.get("availability_id") != availability:
-            self.skipped["unmapped"] += 1
+        if availability in self.creation_writes:  # createAvailability's own write
+            self.creation_writes.discard(availability)
             return
+        if availability in self.resizing:  # only a PATCH changes totalSize
+            self.on_patch_write(availability, line)
+            return
+        pending = self.locked
+        if pending is None or pending.written or pending.args.get("availability_id") != availability:
+            pending = next(
+                (p for p in self.deletes.values() if not p.written and p.args["availability_id"] == availability),
+                None,
+            )
+        if pending is None:
+            self.on_patch_write(availability, line)
+            return
+        pending.written = True
         if pending.op == "return_bytes_to_availability" and pending.event is None:
             self.emit(line, pending, "accepted")
         elif pending.op == "delete_reservation":
             self.move(pending, line)
-        else:
-            self.skipped["unmapped"] += 1
+
+    # -- PATCH (§2.2, §2.3) ------------------------------------------------------------------
+
+    def on_totalsize_changed_updating_repo_reservation(self, obj: Mapping[str, Any], line: int) -> None:
+        availability = _id(obj["availabilityId"])
+        self.resizing[availability] = None
+        self.expect_repo = availability
+
+    def repo_line(self, obj: Mapping[str, Any], msg: str, topics: str, line: int) -> bool:
+        """``Reserving bytes`` / ``Releasing bytes``: the delta of a PATCH's totalSize, else no event.
+
+        True when the line was a repo quota line (handled here).
+        """
+        availability = self.expect_repo
+        self.expect_repo = None
+        if msg not in REPO_LINES or topics != REPO_TOPIC:
+            if availability is not None:
+                self.resizing.pop(availability, None)
+                self.note(line, f"'totalSize changed' for {availability} not followed by a repo line; delta unknown")
+            return False
+        if availability is None:
+            self.skipped["other_topics"] += 1
+            return True
+        if "bytes" not in obj:
+            raise LogError(self.source, line, f"{msg!r} line lacks property 'bytes'")
+        self.resizing[availability] = REPO_LINES[msg] * _int(obj["bytes"], self.source, line, "bytes")
+        return True
+
+    def patch_failed(self, obj: Mapping[str, Any], msg: str, line: int) -> None:
+        """Another lock holder's line after a PATCH resized: that PATCH failed (no event, as REST logs none)."""
+        pending_id = _id(obj.get("id", obj.get("availabilityId", "")))
+        for availability in list(self.resizing):
+            if msg == "updating Availability" and availability == pending_id:
+                continue
+            delta = self.resizing.pop(availability)
+            self.note(line, f"PATCH of {availability} (repo delta {delta}) was never written; rejected, no event")
+
+    def on_patch_write(self, availability: str, line: int) -> None:
+        """An availability write no lock holder explains: the REST PATCH (which logs no line itself)."""
+        args: dict[str, Any] = {"availability_id": availability}
+        delta = self.resizing.pop(availability, None)
+        if delta is not None and availability in self.totals:
+            self.totals[availability] += delta
+            args["total_size"] = self.totals[availability]
+        elif delta is not None:
+            self.note(line, f"PATCH of {availability} resized by {delta} but its creation is not in the log")
+        pending = _Pending("update_availability", args, line, key=availability, written=True)
+        self.emit(line, pending, "accepted")
+        self.patches.setdefault(availability, []).append(pending)
 
     # -- failure lines -----------------------------------------------------------------------
 
@@ -563,6 +803,8 @@ class _Reader:
     # -- end ---------------------------------------------------------------------------------
 
     def finish(self, last_line: int) -> None:
+        for pending in self.finds.values():
+            self.drop(pending, pending.line, "was never followed by 'Creating reservation'; valid_until unknown")
         for pending in self.availability_creates:
             self.unpaired += 1
             self.note(pending.line, "create_availability attempt with no outcome before the end of the log; dropped")
@@ -576,13 +818,22 @@ class _Reader:
 def read_log(lines: Iterable[str], source: str, profile: Any = "codex-head", quota: int = DEFAULT_QUOTA) -> LogReading:
     """Read chronicles JSON log lines (as ``--log-format=json`` writes them) into trace events.
 
-    ``profile`` is a ``model.state.Profile`` or its value; only ``codex-head`` logs are mapped.
+    ``profile`` is a ``model.state.Profile`` or its value; only ``codex-head`` logs are mapped here
+    (``oracle.logs535.read_log535`` reads codex-535 logs).
     Raises ``LogError`` for bad input (no JSON object at all; a required property missing).
     """
     name = getattr(profile, "value", profile)
     if name != "codex-head":
         raise LogError(source, 0, f"only codex-head logs can be read (got profile {name!r})")
-    reader = _Reader(source=source, profile=name, quota=quota)
+    return read_with(_Reader(source=source, profile=name, quota=quota), lines)
+
+
+def read_with(reader: Drafts, lines: Iterable[str]) -> LogReading:
+    """Feed every JSON object line to ``reader``, then collect its events in commit-line order.
+
+    Raises ``LogError`` when no line is a JSON object.
+    """
+    source = reader.source
     last = 0
     for number, raw in enumerate(lines, start=1):
         last = number
@@ -615,8 +866,8 @@ def read_log(lines: Iterable[str], source: str, profile: Any = "codex-head", quo
     header = {
         "trace": "codex-sales-model/oracle",
         "version": 1,
-        "profile": name,
-        "setup": {"quota_max_bytes": quota},
+        "profile": reader.profile,
+        "setup": {"quota_max_bytes": reader.quota},
     }
     return LogReading(
         source=source,

@@ -4,7 +4,8 @@ Rules:
 1. Each committed log in ``tests/logs`` is converted, then checked through the command's ``run``.
 2. Exit codes: 0 agrees, 1 divergence (with the log line), 2 bad input (one stderr line).
 
-Mirrors: codex-sales-spec §2.1, §2.4-§2.7 (attempts, commits, rollbacks), §3 (enter state).
+Mirrors: codex-sales-spec §2.1-§2.8 (attempts, commits, rollbacks; PATCH writes, finds, returned
+collateral), §3 (enter state).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ def run(*argv: str) -> int:
     return code
 
 
-def ops(name: str) -> list[tuple[int, str, str]]:
+def ops(name: str) -> list[tuple[int, str, str | None]]:
     reading = read(name)
-    return [(line, e["op"], e["outcome"]) for e, line in zip(reading.events, reading.lines, strict=True)]
+    return [(line, e["op"], e.get("outcome")) for e, line in zip(reading.events, reading.lines, strict=True)]
 
 
 def test_success_log_pairs_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
@@ -157,3 +158,82 @@ def test_error_kinds_and_profile() -> None:
     assert error_kind("datastore failure") is None
     with pytest.raises(LogError, match="only codex-head"):
         read_log(["{}"], "x", "codex-535")
+
+
+def test_patch_writes_become_update_availability_events() -> None:
+    """A PATCH's unexplained availability write is update_availability; the repo delta gives total_size."""
+    reading = read("patch.jsonl")
+    patches = [
+        (line, e["args"])
+        for e, line in zip(reading.events, reading.lines, strict=True)
+        if e["op"] == "update_availability"
+    ]
+    assert [(line, args.get("total_size"), args.get("duration")) for line, args in patches] == [
+        (7, 1500, None),
+        (8, None, 7200),  # filled from availDuration of the next find line
+        (20, 1300, None),
+    ]
+    assert any("repo delta 50000" in note and "never written" in note for note in reading.notes)
+    assert reading.unpaired == 0
+    assert run(str(LOGS / "patch.jsonl"), "--quota", "10000") == 0
+
+
+def test_find_and_returned_collateral_become_events(capsys: pytest.CaptureFixture[str]) -> None:
+    """A match is find_availability (validUntil from the sale's reservation); a delete carries its collateral."""
+    assert ops("find_collateral.jsonl") == [
+        (3, "create_availability", "accepted"),
+        (7, "find_availability", None),  # a query: its result is recorded, not an outcome
+        (13, "create_reservation", "accepted"),
+        (15, "release_bytes", "accepted"),
+        (18, "delete_reservation", "accepted"),
+    ]
+    reading = read("find_collateral.jsonl")
+    find = reading.events[1]
+    assert find["args"]["valid_until"] == 5000
+    assert find["result"] == reading.events[0]["args"]["availability_id"]
+    assert reading.events[-1]["args"]["returned_collateral"] == 256
+    assert run(str(LOGS / "find_collateral.jsonl"), "--quota", "10000") == 0
+    assert "5 event(s): ok" in capsys.readouterr().out
+
+
+def test_find_without_reservation_line_is_dropped() -> None:
+    """A match never followed by 'Creating reservation' has no validUntil: no event, a note."""
+    lines = (LOGS / "find_collateral.jsonl").read_text().splitlines()[:7]
+    reading = read_log(lines, "cut", "codex-head")
+    assert [e["op"] for e in reading.events] == ["create_availability"]
+    assert reading.unpaired == 0
+    assert "valid_until unknown" in reading.notes[-1]
+
+
+def test_diverging_find_names_the_match_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A node match the model does not make is a divergence at the 'availability matched' line."""
+    assert run(str(LOGS / "diverge_find.jsonl"), "--quota", "10000") == 1
+    out = capsys.readouterr().out
+    assert "divergence at line 12" in out
+    assert "model None" in out
+
+
+def test_diverging_patch_names_the_write_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A PATCH the node wrote but the model refuses is a divergence at its 'updating Availability' line."""
+    assert run(str(LOGS / "diverge_patch.jsonl"), "--quota", "10000") == 1
+    out = capsys.readouterr().out
+    assert "divergence at line 14" in out
+    assert "model 'TotalSizeBelowUsed'" in out
+
+
+def test_invalid_collateral_line_without_collateral(capsys: pytest.CaptureFixture[str]) -> None:
+    """'returning collateral' without its 'collateral' property is bad input (exit 2, one line)."""
+    with pytest.raises(LogError, match="lacks property 'collateral'"):
+        read("malformed_collateral.jsonl")
+    assert run(str(LOGS / "malformed_collateral.jsonl")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "malformed_collateral.jsonl:13:" in err
+
+
+def test_invalid_repo_line_without_bytes(capsys: pytest.CaptureFixture[str]) -> None:
+    """A repo quota line right after 'totalSize changed' without 'bytes' is bad input."""
+    lines = (LOGS / "patch.jsonl").read_text().splitlines()[:6]
+    lines[5] = lines[5].replace(', "bytes": 500', "")
+    with pytest.raises(LogError, match="lacks property 'bytes'"):
+        read_log(lines, "cut", "codex-head")

@@ -1,7 +1,8 @@
 """``sales-model logs check``: replay a nim-codex chronicles JSON log through the model.
 
 Reads the log (``--log-format=json``), pairs attempts with commits and rollbacks
-(``oracle.logs``), and checks the events with ``oracle.trace.check``. Prints the verdict with
+(``oracle.logs`` for ``--profile codex-head``, the default; ``oracle.logs535`` for
+``codex-535``), and checks the events with ``oracle.trace.check``. Prints the verdict with
 the LOG line of the first divergence, the skipped and unpaired counts, the notes and the sale
 transitions.
 
@@ -11,6 +12,7 @@ Rules:
    an id whose creation the log does not show): one line on stderr, no traceback.
 2. ``--json`` prints one JSON object (reading + report); ``--report-dir`` also writes the
    converted trace (``<name>.trace.jsonl``) and the report (``<name>.report.json``) there.
+3. ``--quota`` defaults to the profile's ``quotaMaxBytes`` (20 GiB at codex-head, 8 GiB at codex-535).
 
 Mirrors: codex-sales-spec §2 (operations and failure points), §3 (sale states).
 """
@@ -20,10 +22,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from oracle.logs import DEFAULT_QUOTA, LogError, LogReading, read_log
+from oracle.logs535 import DEFAULT_QUOTA_535, read_log535
+
+
+def _read_head(lines: Iterable[str], source: str, quota: int) -> LogReading:
+    return read_log(lines, source, "codex-head", quota)
+
+
+#: profile -> (log reader, default quotaMaxBytes).
+READERS: dict[str, tuple[Callable[[Iterable[str], str, int], LogReading], int]] = {
+    "codex-head": (_read_head, DEFAULT_QUOTA),
+    "codex-535": (read_log535, DEFAULT_QUOTA_535),
+}
 
 
 def register(subparsers: Any) -> None:
@@ -36,8 +51,8 @@ def register(subparsers: Any) -> None:
     inner = parser.add_subparsers(dest="logs_command", metavar="SUBCOMMAND")
     check = inner.add_parser("check", help="convert a log to trace events and check them")
     check.add_argument("file", metavar="FILE")
-    check.add_argument("--profile", choices=["codex-head"], default="codex-head")
-    check.add_argument("--quota", type=int, default=DEFAULT_QUOTA, help="the node's quotaMaxBytes")
+    check.add_argument("--profile", choices=sorted(READERS), default="codex-head")
+    check.add_argument("--quota", type=int, help="the node's quotaMaxBytes (default: the profile's)")
     check.add_argument("--json", action="store_true", help="print the result as one JSON object")
     check.add_argument("--report-dir", metavar="DIR", help="write the converted trace and the report here")
     parser.set_defaults(run=run)
@@ -50,8 +65,10 @@ def _fail(message: str) -> int:
 
 def run(arguments: argparse.Namespace) -> int:
     if getattr(arguments, "logs_command", None) != "check":
-        return _fail("usage: sales-model logs check FILE [--profile codex-head] [--quota N] [--json]")
-    if arguments.quota < 0:
+        return _fail("usage: sales-model logs check FILE [--profile codex-head|codex-535] [--quota N] [--json]")
+    reader, default_quota = READERS[arguments.profile]
+    quota = default_quota if arguments.quota is None else arguments.quota
+    if quota < 0:
         return _fail("--quota must be non-negative")
     path = Path(arguments.file)
     try:
@@ -59,7 +76,7 @@ def run(arguments: argparse.Namespace) -> int:
     except OSError as error:
         return _fail(f"{path}: cannot read: {error.strerror or error}")
     try:
-        reading = read_log(text.splitlines(), str(path), arguments.profile, arguments.quota)
+        reading = reader(text.splitlines(), str(path), quota)
     except LogError as error:
         return _fail(str(error))
     from oracle import trace
