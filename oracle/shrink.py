@@ -47,7 +47,7 @@ from model.state import Profile
 from oracle.minimise import minimise
 from oracle.trace import Event, Header, TraceReport, check, unknown_id
 from reports.counterexample import Counterexample, Rec, Step
-from reports.replay import ReplayReport, replay
+from reports.replay import ReplayReport, model_start, replay
 
 
 class NotFailing(ValueError):
@@ -202,7 +202,7 @@ def _rerecorded(cx: Counterexample, steps: list[Step], keep: frozenset[str]) -> 
     profile = Profile(cx.profile)
     operations, rules = tables_for(cx.variant, profile, cx.level)
     actions = [decode_action(profile, cx.level, s.action, s.arguments) for s in steps]
-    ran = run_steps(_model_start(cx, profile), actions, operations=operations, rules=rules)
+    ran = run_steps(model_start(cx, profile)[0], actions, operations=operations, rules=rules)
     found = [attrs.evolve(s, state=r.state, violations=r.violations) for s, r in zip(steps, ran, strict=True)]
     if found and keep:
         last, model = steps[-1], ran[-1]
@@ -241,15 +241,3 @@ def _patched(recorded: Any, model: Any, path: str, keep: frozenset[str]) -> Any:
 
 def _key_text(key: Any) -> str:
     return ",".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
-
-
-def _model_start(cx: Counterexample, profile: Profile) -> Any:
-    """The start ``replay`` uses (its rule 1): the recorded start if whole, else the setup's."""
-    from reports.build import start_state
-    from reports.restore import restore
-
-    template = start_state(profile, cx.level, cx.setup)
-    names = [f.name for f in attrs.fields(type(template))]
-    if isinstance(cx.initial, Mapping) and all(name in cx.initial for name in names):
-        return restore(profile, cx.level, cx.initial)
-    return template

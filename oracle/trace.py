@@ -545,8 +545,10 @@ class TraceReport:
         if self.ok:
             verdict = "ok"
         else:
-            where = f"line {self.line}" if self.line is not None else f"step {self.event_index}"
-            verdict = f"{self.kind} at {where} (event {self.event_index})"
+            if self.line is not None:
+                verdict = f"{self.kind} at line {self.line} (event {self.event_index})"
+            else:  # an ITF trace: steps are numbered from 1, as reports.replay numbers them
+                verdict = f"{self.kind} at step {(self.event_index or 0) + 1}"
         found = [f"trace {self.source}: {self.events} event(s): {verdict}", self.message]
         found += [f"  {d.field}: recorded {d.recorded!r}, model {d.model!r}" for d in self.differences]
         for v in self.violations:

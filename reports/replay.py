@@ -189,7 +189,9 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _start(cx: Counterexample, profile: Profile) -> tuple[Any, tuple[Difference, ...]]:
+def model_start(cx: Counterexample, profile: Profile) -> tuple[Any, tuple[Difference, ...]]:
+    """The state ``replay`` starts from (rule 1): the recorded start when it is whole, else the
+    setup's, with the recorded start's differences from it."""
     template = start_state(profile, cx.level, cx.setup)
     fields = [f.name for f in attrs.fields(type(template))]
     if isinstance(cx.initial, Mapping) and all(name in cx.initial for name in fields):
@@ -208,7 +210,7 @@ def replay(
     if operations is None and rules is None:
         operations, rules = tables_for(cx.variant, profile, cx.level)
     title = f"{cx.profile} {cx.level} trace"
-    start, initial = _start(cx, profile)
+    start, initial = model_start(cx, profile)
     total = len(cx.steps)
     if initial:
         message = f"The recorded start state differs from the model's in {len(initial)} field(s)."

@@ -417,6 +417,8 @@ def test_itf_traces_are_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[s
     failing.write_text(itf.dumps(broken()), encoding="utf-8")
     report = check_file(failing)
     assert (report.ok, report.kind, report.event_index) == (False, "violation", 2)
+    assert "violation at step 3" in report.lines()[0], "ITF steps are numbered from 1, as replay numbers them"
+    assert "Step 3" in report.message or "step 3" in report.message.lower()
     cx = report.counterexample()
     assert cx.engine == "oracle"
     assert len(renderings(cx)) == 3
