@@ -121,3 +121,14 @@ def test_exit_code_orders_counterexample_before_undecided(statuses: tuple[str, s
     """Exit 1 on any counterexample; else 3 on anything undecided; else 0."""
     runs = {"codex-head": {f"e{n}": check.EngineRun(engine=f"e{n}", status=s) for n, s in enumerate(statuses)}}
     assert check._exit_code(runs) == code
+
+
+def test_known_report_directories_are_cut_at_a_word_boundary():
+    """A known reference names its report directory; a long one is cut between words, never inside one."""
+    from sales_model.commands.check import _slugify
+
+    long = "spec §3.3: currentCollateral differs from the collateral the availability gave"
+    assert _slugify(long) == "spec-3-3-currentcollateral-differs-from-the"
+    assert _slugify("nim-codex#1147") == "nim-codex-1147"
+    assert len(_slugify("word " * 40)) <= 48
+    assert _slugify("§§§") == "other"

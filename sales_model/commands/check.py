@@ -205,7 +205,15 @@ class EngineRun:
 
 
 def _slugify(text: str, limit: int = 48) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "other"
+    """A directory name for ``text`` (a known reference such as "spec §3.3: currentCollateral differs
+    from ..."), cut at a word boundary within ``limit`` characters, never mid-word."""
+    words = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-").split("-")
+    kept: list[str] = []
+    for word in words:
+        if kept and len("-".join([*kept, word])) > limit:
+            break
+        kept.append(word)
+    return "-".join(kept)[:limit].strip("-") or "other"
 
 
 class Reports:
