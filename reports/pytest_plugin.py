@@ -16,7 +16,8 @@ Rules:
    ``ExceptionGroup``) is converted with ``reports.engines.from_harness_failure``. The profile, the
    operation table and the variant come from the failure when it carries them, else from the
    machine found in the failure's traceback (its ``state.profile``, the ``operations`` its class
-   closes over, a broken variant whose wrapper sits in that table).
+   closes over, a broken variant whose wrapper sits in that table, or a broken market whose rules
+   are the machine's).
 4. The fixture ``sales_counterexample`` is a callable ``record(cx)``: a test hands a
    ``reports.counterexample.Counterexample`` to the plugin, which writes it whatever the test's outcome.
 5. Every counterexample is listed, with its files, in the terminal summary section
@@ -204,6 +205,18 @@ def _variant(operations: Any) -> str | None:
     return None
 
 
+def _market_variant(rules: Any, profile: Any) -> str | None:
+    """The broken market whose rules ``rules`` are, if any (they compare by value)."""
+    if rules is None or profile is None:
+        return None
+    from variants.broken_market import MARKET_VARIANTS
+
+    for variant in MARKET_VARIANTS:
+        if profile in variant.profiles and variant.rules(profile) == rules:
+            return variant.name
+    return None
+
+
 def context(failure: BaseException) -> tuple[Any, Any, Any, str | None]:
     """Profile, operation table, market rules and variant name of a harness failure (rule 3)."""
     from model.state import Profile
@@ -221,7 +234,7 @@ def context(failure: BaseException) -> tuple[Any, Any, Any, str | None]:
     if profile is not None and not isinstance(profile, Profile):
         profile = Profile(profile)
     if variant is None:
-        variant = _variant(operations)
+        variant = _variant(operations) or _market_variant(rules, profile)
     return profile, operations, rules, variant
 
 

@@ -105,3 +105,17 @@ def test_coverage_section(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*= sales-model coverage =*", "== codex-535 (suite quick) ==", "sale table pairs hit: *", "*codex-head*"]
     )
+
+
+def test_a_broken_market_is_named_by_its_rules():
+    """Rule 3: a market machine's failure names the broken market whose rules the machine runs."""
+    from model.market_state import default_rules
+    from model.state import Profile
+    from reports.pytest_plugin import _market_variant
+    from variants.broken_market import MARKET_VARIANTS
+
+    for variant in MARKET_VARIANTS:
+        for profile in variant.profiles:
+            assert _market_variant(variant.rules(profile), profile) == variant.name
+    for profile in Profile:
+        assert _market_variant(default_rules(profile), profile) is None

@@ -85,25 +85,29 @@ def push_allows_duplicates(rules: MarketRules) -> MarketRules:
     return attrs.evolve(rules, push=_push_duplicates)
 
 
+def _keep_worker(queue: SlotQueue) -> SlotQueue:
+    return queue
+
+
 def workers_not_freed(rules: MarketRules) -> MarketRules:
     """Neither ``onFilled`` nor the cleanup gives the queue worker back."""
-    return attrs.evolve(rules, release_worker=lambda queue: queue)
+    return attrs.evolve(rules, release_worker=_keep_worker)
 
 
 def _take_unbounded(queue: SlotQueue) -> tuple[SlotQueue, SlotQueueItem | None] | slot_queue.QueueNotReady:
     return slot_queue.take(attrs.evolve(queue, max_workers=queue.busy + 1)) if queue.items else slot_queue.take(queue)
 
 
+def _take_past_max(queue: SlotQueue) -> tuple[SlotQueue, SlotQueueItem | None] | slot_queue.QueueNotReady:
+    taken = _take_unbounded(queue)
+    if isinstance(taken, slot_queue.QueueNotReady):
+        return taken
+    return attrs.evolve(taken[0], max_workers=queue.max_workers), taken[1]
+
+
 def take_ignores_max_workers(rules: MarketRules) -> MarketRules:
     """A worker takes an item even when ``maxWorkers`` sales are already in flight."""
-
-    def take(queue: SlotQueue) -> tuple[SlotQueue, SlotQueueItem | None] | slot_queue.QueueNotReady:
-        taken = _take_unbounded(queue)
-        if isinstance(taken, slot_queue.QueueNotReady):
-            return taken
-        return attrs.evolve(taken[0], max_workers=queue.max_workers), taken[1]
-
-    return attrs.evolve(rules, take=take)
+    return attrs.evolve(rules, take=_take_past_max)
 
 
 def _push_unpausing(queue: SlotQueue, item: SlotQueueItem) -> SlotQueue | SlotQueueItemExists:
