@@ -236,3 +236,48 @@ def test_bit_vector_mode_replays_the_paths_integer_mode_found():
     assert [p.trail for p in replayed] == [p.trail for p in found]
     with pytest.raises(OffTrail):
         explore(lambda: _branchy(c, d), trails=[found[0].trail[:1]])
+
+
+def test_every_number_of_the_model_has_one_domain():
+    """domains.py is the one table: every int field of every record and action has a domain, and a
+    name the table lists for unvalidated quantities agrees with the validator wherever both speak."""
+    import typing
+
+    import attrs as _attrs
+
+    from invariants.symbolic.domains import CONCRETE, NAMED, domain_of, field_domain
+    from model import actions as act
+    from model.entities import (
+        Availability535,
+        AvailabilityHead,
+        AvailabilityLedger,
+        Reservation535,
+        ReservationHead,
+        ReservationLedger,
+    )
+    from model.quota import RepoQuota
+    from model.state import Profile
+
+    records = [
+        Availability535,
+        AvailabilityHead,
+        AvailabilityLedger,
+        Reservation535,
+        ReservationHead,
+        ReservationLedger,
+        RepoQuota,
+    ]
+    classes = records + [cls for table in act.OPERATIONS.values() for cls in table]
+    checked = 0
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for field in _attrs.fields(cls):
+            if field.name in CONCRETE or hints[field.name] not in (int, int | None):
+                continue
+            for profile in Profile:
+                domain = domain_of(cls, field.name, profile)
+                if field.validator is not None and field.name in NAMED and field.name != "duration":
+                    assert NAMED[field.name] == domain, f"{cls.__name__}.{field.name}"
+                checked += 1
+    assert checked > 60
+    assert field_domain("slot_index", Profile.CODEX_HEAD) is None

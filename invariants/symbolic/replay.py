@@ -17,12 +17,9 @@ import immutables
 from invariants import check_state, check_transition
 from invariants.catalogue import Violation
 from invariants.symbolic import z3api as z
+from invariants.symbolic.domains import field_domain
 from invariants.symbolic.states import Scope, ValueSource, build_state, shapes
 from invariants.symbolic.values import (
-    MONEY,
-    NATURAL,
-    SIZE,
-    TIME,
     Domain,
     Mode,
     Space,
@@ -31,7 +28,6 @@ from invariants.symbolic.values import (
     explore,
 )
 from model.actions import Accepted, Action, OperationTable, Outcome, apply
-from model.numbers import money_field, natural_field, size_field, time_field
 from model.state import AnyState, Profile
 
 
@@ -107,42 +103,8 @@ def concrete_wraps(pre: AnyState, action: Action, operations: OperationTable | N
     return tuple(found)
 
 
-#: Domains of the quantities that are not validated entity fields (entity fields say theirs
-#: through their validators). Names are those of the ledgers, the repo and the actions.
-_NAMED: dict[str, Domain] = {
-    "max_bytes": NATURAL,
-    "used": NATURAL,
-    "reserved": NATURAL,
-    "slot_size": SIZE,
-    "collateral": MONEY,
-    "returned": SIZE,
-    "created_size": SIZE,
-    "lost": SIZE,
-    "latest_valid_until": TIME,
-    "collateral_leaked": MONEY,
-    "total_size": SIZE,
-    "free_size": SIZE,
-    "size": SIZE,
-    "bytes": SIZE,
-    "min_price_per_byte_per_second": MONEY,
-    "price_per_byte_per_second": MONEY,
-    "total_collateral": MONEY,
-    "collateral_per_byte": MONEY,
-    "returned_collateral": MONEY,
-    "min_price": MONEY,
-    "max_collateral": MONEY,
-    "until": TIME,
-    "valid_until": TIME,
-}
-_BY_VALIDATOR: dict[Any, Domain] = {size_field: SIZE, money_field: MONEY, time_field: TIME, natural_field: NATURAL}
-
-
 def _domain(field: attrs.Attribute, profile: Profile) -> Domain | None:  # type: ignore[type-arg]
-    if field.validator is not None:
-        return _BY_VALIDATOR.get(field.validator)
-    if field.name == "duration":  # an availability's duration is a UInt256 at 570a1f7b, a uint64 at HEAD
-        return MONEY if profile is Profile.CODEX_535 else SIZE
-    return _NAMED.get(field.name)
+    return field_domain(field.name, profile, field.validator)
 
 
 def _lift(space: Space, value: Any, profile: Profile) -> Any:
@@ -153,7 +115,7 @@ def _lift(space: Space, value: Any, profile: Profile) -> Any:
     changes: dict[str, Any] = {}
     for field in attrs.fields(type(value)):
         current = getattr(value, field.name)
-        domain = _domain(field, profile) if field.name != "slot_index" else None
+        domain = _domain(field, profile)
         if type(current) is int and domain is not None:
             changes[field.name] = Sym(space, z.IntVal(current, space.ctx), current, current, domain, domain.signed)
         elif isinstance(current, immutables.Map) or attrs.has(type(current)):

@@ -24,7 +24,8 @@ import attrs
 import immutables
 
 from invariants.symbolic import z3api as z
-from invariants.symbolic.values import MONEY, NATURAL, SIZE, TIME, Domain, Space, Sym, SymBool
+from invariants.symbolic.domains import domain_of
+from invariants.symbolic.values import Domain, Space, Sym, SymBool
 from model import actions as act
 from model.entities import (
     Availability535,
@@ -122,11 +123,15 @@ def slot_of(reservation_id: str) -> tuple[str, int]:
 
 
 def build_state(profile: Profile, scope: Scope, src: Source) -> AnyState:
-    """The scope's pre-state with every quantity taken from ``src``."""
+    """The scope's pre-state with every quantity taken from ``src``, each in its domain (domains.py)."""
+
+    def num(key: str, cls: type, name: str) -> Any:
+        return src.number(f"{key}.{name}", domain_of(cls, name, profile))
+
     repo = RepoQuota(
-        max_bytes=src.number("repo.max_bytes", NATURAL),
-        used=src.number("repo.used", NATURAL),
-        reserved=src.number("repo.reserved", NATURAL),
+        max_bytes=num("repo", RepoQuota, "max_bytes"),
+        used=num("repo", RepoQuota, "used"),
+        reserved=num("repo", RepoQuota, "reserved"),
     )
     availabilities: dict[str, Any] = {}
     reservations: dict[str, Any] = {}
@@ -137,41 +142,41 @@ def build_state(profile: Profile, scope: Scope, src: Source) -> AnyState:
         if head:
             availabilities[aid] = AvailabilityHead(
                 id=aid,
-                total_size=src.number(f"{aid}.total_size", SIZE),
-                free_size=src.number(f"{aid}.free_size", SIZE),
-                duration=src.number(f"{aid}.duration", SIZE),
-                min_price_per_byte_per_second=src.number(f"{aid}.min_price_per_byte_per_second", MONEY),
-                total_collateral=src.number(f"{aid}.total_collateral", MONEY),
-                total_remaining_collateral=src.number(f"{aid}.total_remaining_collateral", MONEY),
+                total_size=num(aid, AvailabilityHead, "total_size"),
+                free_size=num(aid, AvailabilityHead, "free_size"),
+                duration=num(aid, AvailabilityHead, "duration"),
+                min_price_per_byte_per_second=num(aid, AvailabilityHead, "min_price_per_byte_per_second"),
+                total_collateral=num(aid, AvailabilityHead, "total_collateral"),
+                total_remaining_collateral=num(aid, AvailabilityHead, "total_remaining_collateral"),
                 enabled=src.flag(f"{aid}.enabled"),
-                until=src.number(f"{aid}.until", TIME),
+                until=num(aid, AvailabilityHead, "until"),
             )
         else:
             availabilities[aid] = Availability535(
                 id=aid,
-                size=src.number(f"{aid}.size", SIZE),
-                duration=src.number(f"{aid}.duration", MONEY),
-                min_price=src.number(f"{aid}.min_price", MONEY),
-                max_collateral=src.number(f"{aid}.max_collateral", MONEY),
+                size=num(aid, Availability535, "size"),
+                duration=num(aid, Availability535, "duration"),
+                min_price=num(aid, Availability535, "min_price"),
+                max_collateral=num(aid, Availability535, "max_collateral"),
             )
         indexed: dict[str, Any] = {}
         for rid in reservation_ids(scope, aid):
             request_id, slot_index = slot_of(rid)
             if head:
-                valid_until = src.number(f"{rid}.valid_until", TIME)
+                valid_until = num(rid, ReservationHead, "valid_until")
                 reservations[rid] = ReservationHead(
                     id=rid,
                     availability_id=aid,
-                    size=src.number(f"{rid}.size", SIZE),
+                    size=num(rid, ReservationHead, "size"),
                     request_id=request_id,
                     slot_index=slot_index,
                     valid_until=valid_until,
                 )
                 returned = is_returned(profile, scope, rid)
                 r_ledgers[rid] = ReservationLedger(
-                    slot_size=src.number(f"{rid}.slot_size", SIZE),
-                    collateral=src.number(f"{rid}.collateral", MONEY),
-                    returned=src.number(f"{rid}.returned", SIZE) if returned else 0,
+                    slot_size=num(rid, ReservationLedger, "slot_size"),
+                    collateral=num(rid, ReservationLedger, "collateral"),
+                    returned=num(rid, ReservationLedger, "returned") if returned else 0,
                     returns=1 if returned else 0,
                 )
             else:
@@ -179,23 +184,23 @@ def build_state(profile: Profile, scope: Scope, src: Source) -> AnyState:
                 reservations[rid] = Reservation535(
                     id=rid,
                     availability_id=aid,
-                    size=src.number(f"{rid}.size", SIZE),
+                    size=num(rid, Reservation535, "size"),
                     request_id=request_id,
                     slot_index=slot_index,
                 )
-                r_ledgers[rid] = ReservationLedger(slot_size=src.number(f"{rid}.slot_size", SIZE))
+                r_ledgers[rid] = ReservationLedger(slot_size=num(rid, ReservationLedger, "slot_size"))
             indexed[rid] = valid_until
         counts: immutables.Map[Any, int] = immutables.Map()
         for valid_until in indexed.values():
             counts = counts.set(valid_until, counts.get(valid_until, 0) + 1)
         a_ledgers[aid] = AvailabilityLedger(
-            created_size=src.number(f"{aid}.created_size", SIZE) if not head else 0,
-            lost=src.number(f"{aid}.lost", SIZE),
+            created_size=num(aid, AvailabilityLedger, "created_size") if not head else 0,
+            lost=num(aid, AvailabilityLedger, "lost"),
             reservations=immutables.Map(indexed),
             valid_until_counts=counts,
-            latest_valid_until=src.number(f"{aid}.latest_valid_until", TIME) if head else 0,
+            latest_valid_until=num(aid, AvailabilityLedger, "latest_valid_until") if head else 0,
             collateral_reset_live=src.flag(f"{aid}.collateral_reset_live") if head else False,
-            collateral_leaked=src.number(f"{aid}.collateral_leaked", MONEY) if head else 0,
+            collateral_leaked=num(aid, AvailabilityLedger, "collateral_leaked") if head else 0,
         )
     state_type = StateHead if head else State535
     return state_type(
@@ -251,8 +256,14 @@ class Shape:
         return f"{self.operation}[{self.name}]"
 
 
-def _args(src: Source, shape: str, **domains: Domain) -> dict[str, Any]:
-    return {name: src.number(f"{shape}.{name}", domain) for name, domain in domains.items()}
+def _args(src: Source, shape: str, cls: type, profile: Profile, *fields: str) -> dict[str, Any]:
+    """Numbers for ``fields`` of action ``cls`` (in this order), each in its domain (domains.py); a
+    field given as ``key:field`` is read under the name ``key``."""
+    found = {}
+    for entry in fields:
+        key, _, field = entry.partition(":")
+        found[key] = src.number(f"{shape}.{key}", domain_of(cls, field or key, profile))
+    return found
 
 
 def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list[Shape]:  # noqa: PLR0912, PLR0915
@@ -273,7 +284,17 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
     for name, aid in (("new", "a9"), ("id_in_use", a1)):
         tag = f"create_availability[{name}]"
         if head:
-            args = _args(src, tag, total_size=SIZE, duration=SIZE, price=MONEY, total_collateral=MONEY, until=TIME)
+            args = _args(
+                src,
+                tag,
+                act.CreateAvailabilityHead,
+                profile,
+                "total_size",
+                "duration",
+                "price:min_price_per_byte_per_second",
+                "total_collateral",
+                "until",
+            )
             action: act.Action = act.CreateAvailabilityHead(
                 availability_id=aid,
                 total_size=args["total_size"],
@@ -284,19 +305,23 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
                 until=args["until"],
             )
         else:
-            args = _args(src, tag, size=SIZE, duration=MONEY, min_price=MONEY, max_collateral=MONEY)
+            args = _args(
+                src, tag, act.CreateAvailability535, profile, "size", "duration", "min_price", "max_collateral"
+            )
             action = act.CreateAvailability535(availability_id=aid, **args)
         add("create_availability", name, action)
     # -- create_reservation -------------------------------------------------------------
     for name, aid, rid in (("new", a1, "r9"), ("missing_availability", "a9", "r9"), ("id_in_use", a1, first)):
         tag = f"create_reservation[{name}]"
         if head:
-            args = _args(src, tag, slot_size=SIZE, collateral_per_byte=MONEY, valid_until=TIME)
+            args = _args(
+                src, tag, act.CreateReservationHead, profile, "slot_size", "collateral_per_byte", "valid_until"
+            )
             action = act.CreateReservationHead(
                 availability_id=aid, reservation_id=rid, request_id="q9", slot_index=9, **args
             )
         else:
-            args = _args(src, tag, slot_size=SIZE)
+            args = _args(src, tag, act.CreateReservation535, profile, "slot_size")
             action = act.CreateReservation535(
                 availability_id=aid, reservation_id=rid, request_id="q9", slot_index=9, **args
             )
@@ -311,7 +336,9 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
         add(
             "release_bytes",
             name,
-            act.ReleaseBytes(reservation_id=rid, availability_id=aid, **_args(src, tag, bytes=SIZE)),
+            act.ReleaseBytes(
+                reservation_id=rid, availability_id=aid, **_args(src, tag, act.ReleaseBytes, profile, "bytes")
+            ),
             callers,
         )
     # -- delete_reservation -------------------------------------------------------------
@@ -324,7 +351,9 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
                 "delete_reservation", f"{name},none", act.DeleteReservationHead(reservation_id=rid, availability_id=aid)
             )
             tag = f"delete_reservation[{name},sales]"
-            collateral = src.number(f"{tag}.returned_collateral", MONEY)
+            collateral = src.number(
+                f"{tag}.returned_collateral", domain_of(act.DeleteReservationHead, "returned_collateral", profile)
+            )
             taken = state.reservation_ledgers[rid].collateral
             promise = {f"sales:returned_collateral_within_taken:{rid}": (collateral <= taken).term} if symbolic else {}
             add(
@@ -341,7 +370,10 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
                 act.DeleteReservationHead(
                     reservation_id=rid,
                     availability_id=aid,
-                    returned_collateral=src.number(f"{tag}.returned_collateral", MONEY),
+                    returned_collateral=src.number(
+                        f"{tag}.returned_collateral",
+                        domain_of(act.DeleteReservationHead, "returned_collateral", profile),
+                    ),
                 ),
                 API,
             )
@@ -355,19 +387,30 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
         args = _args(
             src,
             "find_availability[query]",
-            size=SIZE,
-            duration=SIZE,
-            price_per_byte_per_second=MONEY,
-            collateral_per_byte=MONEY,
-            valid_until=TIME,
+            act.FindAvailabilityHead,
+            profile,
+            "size",
+            "duration",
+            "price_per_byte_per_second",
+            "collateral_per_byte",
+            "valid_until",
         )
         add("find_availability", "query", act.FindAvailabilityHead(**args))
     else:
-        args = _args(src, "find_availability[query]", size=SIZE, duration=MONEY, min_price=MONEY, collateral=MONEY)
+        args = _args(
+            src,
+            "find_availability[query]",
+            act.FindAvailability535,
+            profile,
+            "size",
+            "duration",
+            "min_price",
+            "collateral",
+        )
         add("find_availability", "query", act.FindAvailability535(**args))
     # -- blocks and restart ---------------------------------------------------------------
-    add("store_block", "any", act.StoreBlock(**_args(src, "store_block[any]", bytes=SIZE)))
-    add("expire_block", "any", act.ExpireBlock(**_args(src, "expire_block[any]", bytes=SIZE)))
+    add("store_block", "any", act.StoreBlock(**_args(src, "store_block[any]", act.StoreBlock, profile, "bytes")))
+    add("expire_block", "any", act.ExpireBlock(**_args(src, "expire_block[any]", act.ExpireBlock, profile, "bytes")))
     every_slot = frozenset(slot_of(rid) for rid in state.reservations)
     add(
         "delete_inactive_reservations",
@@ -385,11 +428,8 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
         return out
     # -- HEAD only: update and return -----------------------------------------------------
     fields = {
-        "total_size": SIZE,
-        "duration": SIZE,
-        "min_price_per_byte_per_second": MONEY,
-        "total_collateral": MONEY,
-        "until": TIME,
+        name: domain_of(act.UpdateAvailability, name, profile)
+        for name in ("total_size", "duration", "min_price_per_byte_per_second", "total_collateral", "until")
     }
     tag = "update_availability[all]"
     every = {name: src.number(f"{tag}.{name}", domain) for name, domain in fields.items()}
@@ -411,7 +451,10 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
         "update_availability",
         "free_size",
         act.UpdateAvailability(
-            availability_id=a1, free_size=src.number("update_availability[free_size].free_size", SIZE)
+            availability_id=a1,
+            free_size=src.number(
+                "update_availability[free_size].free_size", domain_of(act.UpdateAvailability, "free_size", profile)
+            ),
         ),
     )
     add("update_availability", "missing", act.UpdateAvailability(availability_id="a9", duration=0))
@@ -430,7 +473,11 @@ def shapes(profile: Profile, scope: Scope, state: AnyState, src: Source) -> list
         add(
             "return_bytes_to_availability",
             name,
-            act.ReturnBytesToAvailability(availability_id=aid, reservation_id=rid, **_args(src, tag, bytes=SIZE)),
+            act.ReturnBytesToAvailability(
+                availability_id=aid,
+                reservation_id=rid,
+                **_args(src, tag, act.ReturnBytesToAvailability, profile, "bytes"),
+            ),
             API,
         )
     add(
