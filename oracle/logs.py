@@ -235,6 +235,7 @@ class Drafts:
     unpaired: int = 0
     json_lines: int = 0
     counter: int = 0
+    releases: dict[str, _Pending] = field(default_factory=dict)
     required: ClassVar[Mapping[str, tuple[str, ...]]] = REQUIRED
     kinds: ClassVar[tuple[tuple[str, str], ...]] = ERROR_KINDS
 
@@ -243,6 +244,28 @@ class Drafts:
 
     def finish(self, last_line: int) -> None:
         raise NotImplementedError
+
+    # -- release (§2.5): logged alike at 570a1f7b and bd360322 ---------------------------------
+
+    def on_releasing_bytes_and_updating_reservation(self, obj: Mapping[str, Any], line: int) -> None:
+        reservation = _id(obj["reservationId"])
+        earlier = self.releases.pop(reservation, None)
+        if earlier is not None and earlier.event is None:
+            self.fail(earlier, line, None)
+        args = {
+            "reservation_id": reservation,
+            "availability_id": _id(obj["availabilityId"]),
+            "bytes": _int(obj["bytes"], self.source, line, "bytes"),
+        }
+        self.releases[reservation] = _Pending("release_bytes", args, line, key=reservation)
+
+    def on_rolling_back_release(self, obj: Mapping[str, Any], line: int) -> None:
+        pending = self.releases.pop(_id(obj["reservationId"]), None)
+        if pending is None:
+            self.unpaired += 1
+            self.note(line, "'rolling back release' with no release to undo")
+            return
+        self.retract(pending, line, "was rolled back (reservation write failed)")
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -314,7 +337,6 @@ class _Reader(Drafts):
     availability_creates: list[_Pending] = field(default_factory=list)
     last_availability_create: _Pending | None = None
     reservation_creates: dict[str, _Pending] = field(default_factory=dict)
-    releases: dict[str, _Pending] = field(default_factory=dict)
     returns: dict[str, _Pending] = field(default_factory=dict)
     deletes: dict[str, _Pending] = field(default_factory=dict)
     locked: _Pending | None = None
@@ -592,26 +614,6 @@ class _Reader(Drafts):
         self.fail(_Pending("create_reservation", args, line), line, text, "BytesOutOfBounds")
 
     # -- release (§2.5) ----------------------------------------------------------------------
-
-    def on_releasing_bytes_and_updating_reservation(self, obj: Mapping[str, Any], line: int) -> None:
-        reservation = _id(obj["reservationId"])
-        earlier = self.releases.pop(reservation, None)
-        if earlier is not None and earlier.event is None:
-            self.fail(earlier, line, None)
-        args = {
-            "reservation_id": reservation,
-            "availability_id": _id(obj["availabilityId"]),
-            "bytes": _int(obj["bytes"], self.source, line, "bytes"),
-        }
-        self.releases[reservation] = _Pending("release_bytes", args, line, key=reservation)
-
-    def on_rolling_back_release(self, obj: Mapping[str, Any], line: int) -> None:
-        pending = self.releases.pop(_id(obj["reservationId"]), None)
-        if pending is None:
-            self.unpaired += 1
-            self.note(line, "'rolling back release' with no release to undo")
-            return
-        self.retract(pending, line, "was rolled back (reservation write failed)")
 
     # -- return bytes (§2.6) -----------------------------------------------------------------
 

@@ -132,7 +132,6 @@ class _Reader535(Drafts):
     creates: list[Pending] = field(default_factory=list)  # reservation creations until their write
     last_reserved: Pending | None = None
     prior: dict[str, int] = field(default_factory=dict)  # reservation -> its availability's size before
-    releases: dict[str, Pending] = field(default_factory=dict)
     deletes: dict[str, Pending] = field(default_factory=dict)
     returning: dict[str, int] = field(default_factory=dict)  # reservation -> bytes its delete gives back
     finds: list[_Find] = field(default_factory=list)
@@ -347,28 +346,6 @@ class _Reader535(Drafts):
                     draft[1]["result"] = availability
                 self.finds.remove(find)
                 return
-
-    # -- release (§2.5) ----------------------------------------------------------------------
-
-    def on_releasing_bytes_and_updating_reservation(self, obj: Mapping[str, Any], line: int) -> None:
-        reservation = as_id(obj["reservationId"])
-        earlier = self.releases.pop(reservation, None)
-        if earlier is not None and earlier.event is None:
-            self.fail(earlier, line, None)
-        args = {
-            "reservation_id": reservation,
-            "availability_id": as_id(obj["availabilityId"]),
-            "bytes": as_int(obj["bytes"], self.source, line, "bytes"),
-        }
-        self.releases[reservation] = Pending("release_bytes", args, line, key=reservation)
-
-    def on_rolling_back_release(self, obj: Mapping[str, Any], line: int) -> None:
-        pending = self.releases.pop(as_id(obj["reservationId"]), None)
-        if pending is None:
-            self.unpaired += 1
-            self.note(line, "'rolling back release' with no release to undo")
-            return
-        self.retract(pending, line, "was rolled back (reservation write failed)")
 
     # -- delete (§2.7) -----------------------------------------------------------------------
 

@@ -544,11 +544,10 @@ class TraceReport:
         """The report as text lines, for a terminal."""
         if self.ok:
             verdict = "ok"
-        else:
-            if self.line is not None:
-                verdict = f"{self.kind} at line {self.line} (event {self.event_index})"
-            else:  # an ITF trace: steps are numbered from 1, as reports.replay numbers them
-                verdict = f"{self.kind} at step {(self.event_index or 0) + 1}"
+        elif self.line is not None:
+            verdict = f"{self.kind} at line {self.line} (event {self.event_index})"
+        else:  # an ITF trace: steps are numbered from 1, as reports.replay numbers them
+            verdict = f"{self.kind} at step {(self.event_index or 0) + 1}"
         found = [f"trace {self.source}: {self.events} event(s): {verdict}", self.message]
         found += [f"  {d.field}: recorded {d.recorded!r}, model {d.model!r}" for d in self.differences]
         for v in self.violations:

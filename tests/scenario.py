@@ -93,3 +93,16 @@ def head_reservation_1147(request_id: str = "q") -> list[Action]:
             valid_until=5,
         ),
     ]
+
+
+def logs_cli(*argv: str) -> int:
+    """``sales-model logs check ARGV...`` through the command's own parser; its exit code."""
+    import argparse
+
+    from sales_model.commands import logs
+
+    top = argparse.ArgumentParser()
+    logs.register(top.add_subparsers(dest="command"))
+    arguments = top.parse_args(["logs", "check", *argv])
+    code: int = arguments.run(arguments)
+    return code

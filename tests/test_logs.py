@@ -10,14 +10,13 @@ collateral), §3 (enter state).
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
+from scenario import logs_cli
 
 from oracle.logs import LogError, error_kind, read_log
-from sales_model.commands import logs
 
 LOGS = Path(__file__).parent / "logs"
 
@@ -27,11 +26,7 @@ def read(name: str):  # type: ignore[no-untyped-def]
 
 
 def run(*argv: str) -> int:
-    top = argparse.ArgumentParser()
-    logs.register(top.add_subparsers(dest="command"))
-    arguments = top.parse_args(["logs", "check", *argv])
-    code: int = arguments.run(arguments)
-    return code
+    return logs_cli(*argv)
 
 
 def ops(name: str) -> list[tuple[int, str, str | None]]:

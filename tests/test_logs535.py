@@ -10,15 +10,14 @@ Mirrors: codex-sales-spec §2.1, §2.4, §2.5, §2.7, §2.8 (OLD notes), §2.11 
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
+from scenario import logs_cli
 
 from oracle.logs import LogError, LogReading
 from oracle.logs535 import DEFAULT_QUOTA_535, read_log535
-from sales_model.commands import logs
 
 LOGS = Path(__file__).parent / "logs"
 A1, A2 = "0x" + "a1" * 32, "0x" + "a2" * 32
@@ -31,11 +30,7 @@ def read(name: str, cut: int | None = None) -> LogReading:
 
 
 def run(*argv: str) -> int:
-    top = argparse.ArgumentParser()
-    logs.register(top.add_subparsers(dest="command"))
-    arguments = top.parse_args(["logs", "check", *argv])
-    code: int = arguments.run(arguments)
-    return code
+    return logs_cli(*argv)
 
 
 def check(name: str, *extra: str) -> int:
