@@ -2,20 +2,21 @@
 
 Rules:
 1. Checking an event has two parts. *Stepping*, in order, in this process: apply the event's op to
-   the model state and compare the recorded outcome, result and state fields (oracle/trace.py rule
-   3; a divergence ends stepping). *Checking*: the invariants and the transition properties of the
-   step (oracle/trace.py rules 4-5), a pure function of (pre-state, action, outcome, post-state).
+   the model state. *Checking*, a pure function of (event, pre-state, outcome, post-state): compare
+   the recorded outcome, result and state fields (oracle/trace.py rule 3; a difference is a
+   divergence and ends the chunk's checks), then the invariants and the transition properties of
+   the step (oracle/trace.py rules 4-5).
 2. Steps are grouped in chunks of ``chunk`` events. With ``workers`` > 0, a full chunk's checks run
    in a child process forked at that moment: the model's states are persistent maps, so the child
    holds the very states the parent made, with nothing copied or pickled on the way in; it sends
-   back (pickled) only the first violating event of its chunk and the known violations it met. At
+   back (pickled) only the first failing event of its chunk and the known violations it met. At
    most ``workers`` children run at once; the parent steps on meanwhile. With ``workers=0``, or
    without ``os.fork``, or for the last (partial) chunk, the same chunk checks run in this process.
 3. The report is the one checking event by event gives: the first event that diverges or breaks
    a rule, whichever comes first, and the known violations met up to it (the first of each
    (rule, entity, reference)), in trace order.
 4. Bad input anywhere in the file wins over a failure, as if the whole file were read first:
-   after a failure, stepping stops but reading goes on to the last line.
+   after a chunk's failure is known, stepping stops but reading goes on to the last line.
 5. A worker that dies, or sends something that is not a verdict, has its chunk checked again here.
    Children are always reaped, also when reading fails.
 6. Checking is incremental with the model's own operations (not ``full``): after an accepted change
@@ -26,6 +27,9 @@ Rules:
    and its index (catalogue rule 4), so an availability's other reservations are re-checked only
    when it appears, goes, or moves its ``until``. Any other operation table, or ``full``, checks
    the whole state after every change.
+7. Memory: a step's states live only until its chunk is checked; with ``keep`` False (a file
+   checked as it streams) no event is kept either, so memory stays bounded by the chunks in
+   flight, whatever the trace's length, and the caller reads the prefix again for a report.
 
 Mirrors: oracle/trace.py rules 3-5 (what is checked); invariants/catalogue.py rules 4-5.
 """
@@ -36,7 +40,7 @@ import contextlib
 import os
 import pickle
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -60,11 +64,10 @@ def default_workers() -> int:
 
 
 class Step(NamedTuple):
-    """One stepped event: its 0-based ``position``, its ``line``, action, pre-state, outcome, post-state."""
+    """One stepped event: its 0-based ``position``, the event, pre-state, outcome, post-state."""
 
     position: int
-    line: int
-    action: Action
+    event: Any
     pre: Any
     outcome: Outcome
     post: Any
@@ -72,12 +75,14 @@ class Step(NamedTuple):
 
 @attrs.frozen
 class Verdict:
-    """What the checks of one chunk found: the index of its first violating event (None: none),
-    that event's unknown violations, and the known violations met up to it as (line, violation)."""
+    """What one chunk's checks found: the index of its first failing event (None: none), that
+    event's differences from the model (a divergence) or else its unknown violations, and the known
+    violations met up to it as (line, violation)."""
 
     failing: int | None
     violations: tuple[Violation, ...]
     known: tuple[tuple[int, Violation], ...]
+    differences: tuple[Difference, ...] = ()
 
 
 def scope_of(pre: AnyState, post: AnyState, action: Action) -> Scope | None:
@@ -119,7 +124,14 @@ def _sums(state: AnyState) -> list[int]:
 class Rules:
     """The checks of one trace's steps (rules 1, 6): built once per profile and operation table."""
 
-    def __init__(self, profile: Profile, operations: OperationTable | None, full: bool) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        operations: OperationTable | None,
+        full: bool,
+        compare: Callable[[Any, Outcome, Any], list[Difference]],
+    ) -> None:
+        self.compare = compare
         invariants, properties = rules_for(profile)
         self.incremental = operations is None and not full
         self.invariants = invariants
@@ -156,9 +168,13 @@ class Rules:
             self.identity,
             self.about,
         )
-        incremental = self.incremental
+        incremental, compare = self.incremental, self.compare
         for step in steps:
-            _, line, action, state, outcome, after = step
+            position, event, state, outcome, after = step
+            differences = compare(event, outcome, after)
+            if differences:
+                return Verdict(position, (), tuple(known), tuple(differences))
+            line, action = event.line, event.action
             violations: list[Violation] = []
             scope = None
             if after is not state:
@@ -194,7 +210,7 @@ class Rules:
                         seen.add((v.rule, v.entity, v.known))
                         known.append((line, v))
                 if broken:
-                    return Verdict(step.position, broken, tuple(known))
+                    return Verdict(position, broken, tuple(known))
         return Verdict(None, (), tuple(known))
 
 
@@ -284,11 +300,11 @@ def _done(pid: int) -> bool:
 
 
 class Outcomes(NamedTuple):
-    """What ``run`` found: every event read, the first divergence (index and differences) if any,
-    the chunk verdicts in order."""
+    """What ``run`` found: the number of events ``read``, the events themselves when kept, and the
+    chunk verdicts in order."""
 
+    read: int
     events: list[Any]
-    divergence: tuple[int, list[Difference]] | None
     verdicts: list[Verdict]
 
 
@@ -296,35 +312,30 @@ def run(
     start: AnyState,
     events: Iterable[Any],
     rules: Rules,
-    compare: Any,
     *,
     workers: int = 0,
     chunk: int = CHUNK,
+    keep: bool = True,
 ) -> Outcomes:
     """Step every event of ``events`` (oracle.trace ``Event`` values, possibly read lazily) from
-    ``start``, comparing each with ``compare(event, outcome, post)`` (its differences), and check the
-    steps in chunks (rules 1-5)."""
+    ``start`` and check the steps in chunks (rules 1-5): comparisons first, then the rules. With
+    ``keep`` False the events are not kept (rule 7)."""
     pool = _Pool(rules, workers)
     table = rules.table
     state = start
     kept: list[Any] = []
     steps: list[Step] = []
-    divergence: tuple[int, list[Difference]] | None = None
     stepping = True
+    index = -1
     try:
         for index, event in enumerate(events):
-            kept.append(event)
+            if keep:
+                kept.append(event)
             if not stepping:
                 continue
-            action = event.action
-            outcome = apply(state, action, table)
+            outcome = apply(state, event.action, table)
             after = outcome.state if type(outcome) is Accepted else state
-            differences = compare(event, outcome, after)
-            if differences:
-                divergence = (index, differences)
-                stepping = False
-                continue
-            steps.append(Step(index, event.line, action, state, outcome, after))
+            steps.append(Step(index, event, state, outcome, after))
             state = after
             if len(steps) >= chunk:
                 pool.submit(steps)
@@ -335,7 +346,7 @@ def run(
         pool.kill()
         raise
     pool.submit(steps, last=True)
-    return Outcomes(kept, divergence, pool.verdicts)
+    return Outcomes(index + 1, kept, pool.verdicts)
 
 
 def merge(verdicts: Iterable[Verdict]) -> tuple[Verdict | None, list[tuple[int, Violation]]]:

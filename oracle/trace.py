@@ -49,8 +49,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -517,7 +518,8 @@ def dump_events(header: Header, events: Iterable[Event]) -> str:
 @attrs.frozen(kw_only=True)
 class TraceReport:
     """What ``check`` found: ``ok``, or the first failing event (``line``, 0-based ``event_index``),
-    its ``kind`` (divergence | violation), a sentence, and the differences or violations."""
+    its ``kind`` (divergence | violation), a sentence, and the differences or violations; ``trace``
+    holds the events up to and including the failing one (none when ok)."""
 
     ok: bool
     kind: str | None
@@ -712,56 +714,54 @@ def _run(
     full: bool,
     workers: int,
     chunk: int | None,
+    prefix: Callable[[int], Sequence[Event]] | None = None,
 ) -> TraceReport:
+    """Check ``events`` (oracle/pipeline.py); the report's ``trace`` is the events up to the failing
+    one, kept while checking, or read again by ``prefix(n)`` (the first n events) when given."""
     from oracle import pipeline
 
-    rules = pipeline.Rules(header.profile, operations, full)
+    rules = pipeline.Rules(header.profile, operations, full, _compare)
     start: Any = start_state(header.profile, LEVEL, header.setup)
-    found = pipeline.run(
-        start, events, rules, _compare, workers=workers, chunk=pipeline.CHUNK if chunk is None else chunk
-    )
+    size = pipeline.CHUNK if chunk is None else chunk
+    found = pipeline.run(start, events, rules, workers=workers, chunk=size, keep=prefix is None)
     failing, known_lines = pipeline.merge(found.verdicts)
-    trace = tuple(found.events)
-    common: dict[str, Any] = {
-        "known": tuple(known_lines),
-        "events": len(trace),
-        "source": header.source,
-        "header": header,
-        "trace": trace,
-        "operations": operations,
-    }
+    index: int | None = None
+    kind: str | None = None
+    more: dict[str, Any] = {}
     if failing is not None and failing.failing is not None:
         index = failing.failing
+        if failing.differences:
+            kind, more["differences"] = "divergence", failing.differences
+        else:
+            kind, more["violations"] = "violation", as_found(list(failing.violations))
+    if index is None:
+        trace: tuple[Event, ...] = ()
+        message = f"The trace agrees with the model: {found.read} event(s), no divergence, no unknown violation."
+    else:
+        trace = tuple(found.events[: index + 1] if prefix is None else prefix(index + 1))
         event = trace[index]
-        rules_broken = ", ".join(sorted({v.rule for v in failing.violations}))
-        message = f"{header.source}:{event.line}: event {index} ({event.op}) breaks {rules_broken} in the model."
-        return TraceReport(
-            ok=False,
-            kind="violation",
-            line=event.line,
-            event_index=index,
-            message=message,
-            violations=as_found(list(failing.violations)),
-            **common,
-        )
-    if found.divergence is not None:
-        index, diverged = found.divergence
-        event = trace[index]
-        message = (
-            f"{header.source}:{event.line}: event {index} ({event.op}) differs from the model "
-            f"in {len(diverged)} field(s): {', '.join(d.field for d in diverged)}."
-        )
-        return TraceReport(
-            ok=False,
-            kind="divergence",
-            line=event.line,
-            event_index=index,
-            message=message,
-            differences=tuple(diverged),
-            **common,
-        )
-    message = f"The trace agrees with the model: {len(trace)} event(s), no divergence, no unknown violation."
-    return TraceReport(ok=True, kind=None, line=None, event_index=None, message=message, **common)
+        if kind == "violation":
+            broken = ", ".join(sorted({v.rule for v in more["violations"]}))
+            message = f"{header.source}:{event.line}: event {index} ({event.op}) breaks {broken} in the model."
+        else:
+            message = (
+                f"{header.source}:{event.line}: event {index} ({event.op}) differs from the model "
+                f"in {len(more['differences'])} field(s): {', '.join(d.field for d in more['differences'])}."
+            )
+    return TraceReport(
+        ok=index is None,
+        kind=kind,
+        line=None if index is None else trace[index].line,
+        event_index=index,
+        message=message,
+        known=tuple(known_lines),
+        events=found.read,
+        source=header.source,
+        header=header,
+        trace=trace,
+        operations=operations,
+        **more,
+    )
 
 
 # --- ITF traces ---------------------------------------------------------------------------------
@@ -831,6 +831,13 @@ def _itf_counterexample(report: TraceReport) -> Counterexample:
     return make(rule=report.violations[0].rule, **common)
 
 
+def _events_only(stream: Iterator[Header | Event]) -> Iterator[Event]:
+    """The events of ``read_events`` (its header already taken, or skipped here)."""
+    for item in stream:
+        if isinstance(item, Event):
+            yield item
+
+
 def check_file(
     path: str | Path, operations: OperationTable | None = None, *, workers: int | None = None
 ) -> TraceReport:
@@ -855,12 +862,17 @@ def check_lines(
     from oracle.pipeline import default_workers
 
     count = default_workers() if workers is None else workers
+
+    def prefix(n: int) -> list[Event]:
+        with open(path, encoding="utf-8") as again:
+            return list(itertools.islice(_events_only(read_events(again, str(path))), n))
+
     try:
         with open(path, encoding="utf-8") as handle, _no_gc():
             stream = read_events(handle, str(path))
             header = next(stream)
             assert isinstance(header, Header)
-            return _run(header, stream, operations, full, count, chunk)  # type: ignore[arg-type]
+            return _run(header, _events_only(stream), operations, full, count, chunk, prefix)
     except OSError as error:
         raise TraceFormatError(str(path), 0, "a readable file", error.strerror or str(error)) from None
     except UnicodeDecodeError:

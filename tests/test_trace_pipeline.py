@@ -52,6 +52,7 @@ def _same(reports: list[TraceReport]) -> TraceReport:
         assert other == first
         assert other.known == first.known
         assert other.trace == first.trace
+    assert len(first.trace) == (0 if first.ok else first.event_index + 1)
     return first
 
 
