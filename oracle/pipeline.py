@@ -155,7 +155,7 @@ class Rules:
         return found
 
     def check_chunk(self, steps: Sequence[Step]) -> Verdict:  # noqa: PLR0912 - one flat loop, for speed
-        """The checks of ``steps`` (consecutive), stopping at the first unknown violation."""
+        """The checks of ``steps`` (consecutive): comparisons, then rules; stops at the first failing event."""
         known: list[tuple[int, Violation]] = []
         seen: set[tuple[str, str, str]] = set()
         if not steps:
