@@ -1,18 +1,29 @@
 """Copying frozen records with some fields changed: ``attrs.evolve`` without its per-call lookups.
 
 Rules:
-1. ``evolve(record, **changes)`` equals ``attrs.evolve(record, **changes)`` for the model's
-   records (attrs classes whose ``__init__`` takes every field by its own name): it builds the
-   record through its ``__init__``, so validators run exactly as they do for ``attrs.evolve``.
-2. The field names of each class are read once and kept; this is the only state of the module
-   (a cache of a pure function of the class).
-3. ``arguments(record)`` is ``attrs.asdict(record, recurse=False)``, by the same cache.
+1. ``evolve(record, **changes)`` gives a record equal to ``attrs.evolve(record, **changes)`` and
+   raises where it raises (an unknown field is a ``TypeError``; a changed value that fails its
+   field's validator raises the validator's error, unless validators are disabled).
+2. For a *plain* record class (attrs, slotted, with fields, every field a slot of its own name, no converter,
+   no ``__attrs_post_init__``, no cached hash) the copy is made by one function generated per
+   class: it sets every slot, the changed ones from ``changes``, then runs the validators of the
+   changed fields only, in field order. The unchanged fields already passed their validators when
+   the record was built (validators check a field's own shape, never another field: model/numbers.py),
+   so the result is the one ``__init__`` would give. A record built while validators were disabled
+   (the symbolic engine, which runs with them off throughout) keeps its unchanged fields unchecked.
+3. Any other class is copied through its ``__init__``, as ``attrs.evolve`` does.
+4. The generated functions and the field names are made once per class and kept; this is the only
+   state of the module (a cache of a pure function of the class).
+5. ``arguments(record)`` is ``attrs.asdict(record, recurse=False)``, by one generated function per
+   class, kept like the copiers.
 
 Mirrors: nothing in nim-codex; the model's hot path (docs/performance.md, trace checking).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 import attrs
@@ -20,26 +31,107 @@ import attrs
 T = TypeVar("T")
 
 _NAMES: dict[type, tuple[str, ...]] = {}
+_COPIERS: dict[type, Callable[..., Any]] = {}
+_UNSET = object()
 
 
 def field_names(cls: type) -> tuple[str, ...]:
-    """The attrs fields of ``cls`` by name, in declaration order (rule 2)."""
+    """The attrs fields of ``cls`` by name, in declaration order (rule 4)."""
     names = _NAMES.get(cls)
     if names is None:
         names = _NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
     return names
 
 
+def is_plain(cls: type) -> bool:
+    """Whether ``cls`` is a plain record (rule 2)."""
+    if (
+        not attrs.fields(cls)
+        or hasattr(cls, "__attrs_post_init__")
+        or any("_attrs_cached_hash" in getattr(k, "__slots__", ()) for k in cls.__mro__)
+    ):
+        return False
+    for field in attrs.fields(cls):
+        if field.converter is not None or field.alias != field.name or not field.init:
+            return False
+        if not isinstance(getattr(cls, field.name, None), MemberDescriptorType):
+            return False
+    return True
+
+
+def _through_init(cls: type) -> Callable[..., Any]:
+    names = field_names(cls)
+
+    def copy(record: Any, **changes: Any) -> Any:
+        for name in names:
+            if name not in changes:
+                changes[name] = getattr(record, name)
+        return cls(**changes)
+
+    return copy
+
+
+def _generated(cls: type) -> Callable[..., Any]:
+    """The copier of a plain record class (rule 2), as Python source compiled once."""
+    fields = attrs.fields(cls)
+    scope: dict[str, Any] = {
+        "_UNSET": _UNSET,
+        "_new": object.__new__,
+        "_cls": cls,
+        "_off": attrs.validators.get_disabled,
+    }
+    lines = [f"def copy(record, *, {', '.join(f'{f.name}=_UNSET' for f in fields)}):", "    new = _new(_cls)"]
+    checks = []
+    for index, field in enumerate(fields):
+        scope[f"_set{index}"] = getattr(cls, field.name).__set__
+        if field.validator is None:
+            lines += [f"    if {field.name} is _UNSET:", f"        {field.name} = record.{field.name}"]
+        else:
+            scope[f"_check{index}"], scope[f"_field{index}"] = field.validator, field
+            lines += [
+                f"    if {field.name} is _UNSET:",
+                f"        {field.name} = record.{field.name}",
+                "    else:",
+                f"        changed{index} = True",
+            ]
+            checks += [f"        if changed{index}:", f"            _check{index}(new, _field{index}, {field.name})"]
+            lines.insert(2, f"    changed{index} = False")
+        lines.append(f"    _set{index}(new, {field.name})")
+    if checks:
+        lines += ["    if not _off():", *checks]
+    lines.append("    return new")
+    exec("\n".join(lines), scope)  # the source is built above from the class's own field names
+    copier: Callable[..., Any] = scope["copy"]
+    return copier
+
+
+def _copier(cls: type) -> Callable[..., Any]:
+    copier = _COPIERS[cls] = _generated(cls) if is_plain(cls) else _through_init(cls)
+    return copier
+
+
 def evolve(record: T, **changes: Any) -> T:
-    """A copy of ``record`` with ``changes`` (rule 1)."""
+    """A copy of ``record`` with ``changes`` (rules 1-3)."""
     cls = type(record)
-    for name in _NAMES.get(cls) or field_names(cls):
-        if name not in changes:
-            changes[name] = getattr(record, name)
-    return cls(**changes)
+    copier = _COPIERS.get(cls) or _copier(cls)
+    result: T = copier(record, **changes)
+    return result
+
+
+_READERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``arguments`` for ``cls``: one dict display of its fields, generated once (rule 5)."""
+    names = field_names(cls)
+    scope: dict[str, Any] = {}
+    exec(f"def read(r):\n    return {{{', '.join(f'{n!r}: r.{n}' for n in names)}}}", scope)  # field names only
+    read: Callable[[Any], dict[str, Any]] = scope["read"]
+    _READERS[cls] = read
+    return read
 
 
 def arguments(record: object) -> dict[str, Any]:
-    """Every field of ``record`` by name, values not copied (rule 3)."""
-    cls = type(record)
-    return {name: getattr(record, name) for name in _NAMES.get(cls) or field_names(cls)}
+    """Every field of ``record`` by name, values not copied (rule 5)."""
+    read = _READERS.get(type(record)) or _reader(type(record))
+    return read(record)
