@@ -17,6 +17,12 @@ Rules:
 5. A transition property names the actions it is about (``actions``, None for all) and the
    outcomes (``outcomes``: accepted, rejected or both); on any other step its check yields nothing,
    so a caller may skip it. ``tests/test_invariants.py`` holds every property to its declaration.
+6. An invariant may name the model operations that write a field its check reads
+   (``written_by``, None for any): a step of any other model operation leaves what its check
+   yields unchanged, so a caller checking every step may skip it there (the incremental trace
+   checker does, oracle/pipeline.py rule 6). The names are those of ``model.actions`` actions; the
+   claim is about the model's own operations only, never about a broken variant's table, and
+   ``tests/test_invariants.py`` holds every invariant to it on states that break it.
 """
 
 from __future__ import annotations
@@ -84,6 +90,11 @@ class Invariant(Generic[StateT]):
     profiles: frozenset[Profile]
     check: Callable[[StateT], Iterable[Violation]]
     local: Callable[[StateT, Scope], Iterable[Violation]] | None = None
+    written_by: frozenset[str] | None = None
+
+    def may_change(self, action_name: str) -> bool:
+        """Whether a step of ``action_name`` may change what the check yields (rule 6)."""
+        return self.written_by is None or action_name in self.written_by
 
 
 @attrs.frozen(kw_only=True)

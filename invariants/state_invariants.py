@@ -6,6 +6,8 @@ Rules:
 3. Written bytes of a reservation are ``slot_size - size`` from its ledger.
 4. Every check but the repo's two takes an optional ``Scope`` (catalogue rule 4): with one, it
    walks only the scope's availabilities and reservations, in the same order, with the same code.
+5. A caller running several scoped checks on one state may pass ``resolved(state, scope)``: the
+   same scope, its records looked up once; a check given it for another state looks them up itself.
 
 Mirrors: codex-sales-spec §6 (INV-1..5, INV-7, INV-10, INV-11).
 """
@@ -15,16 +17,44 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
+
 from invariants.catalogue import BOTH, HEAD, Invariant, Scope, Violation
 from model.entities import Availability535, AvailabilityHead, free_bytes
 from model.numbers import largest
 from model.state import AnyState, in_key_order, items_in_key_order
 
 
+@attrs.frozen
+class Resolved(Scope):
+    """A scope with its records looked up in one ``state`` (rule 5): what ``_availabilities``,
+    ``_reservations`` and ``_availability_ledgers`` give for that state, computed once."""
+
+    state: AnyState
+    availability_records: list[Any]
+    reservation_records: list[Any]
+    availability_ledger_items: list[tuple[str, Any]]
+
+
+def resolved(state: AnyState, scope: Scope) -> Resolved:
+    """``scope`` with its records in ``state`` looked up once, for every scoped check of that state (rule 5)."""
+    availabilities, reservations, ledgers = state.availabilities, state.reservations, state.availability_ledgers
+    return Resolved(
+        scope.availabilities,
+        scope.reservations,
+        state,
+        [availabilities[key] for key in scope.availabilities if key in availabilities],
+        [reservations[key] for key in scope.reservations if key in reservations],
+        [(key, ledgers[key]) for key in scope.availabilities if key in ledgers],
+    )
+
+
 def _availabilities(state: AnyState, scope: Scope | None) -> list[Any]:
     """The availabilities by id: all of them, or the scope's that exist (rule 4)."""
     if scope is None:
         return state.availabilities_by_id()
+    if type(scope) is Resolved and scope.state is state:
+        return scope.availability_records
     found = state.availabilities
     return [found[key] for key in scope.availabilities if key in found]
 
@@ -33,6 +63,8 @@ def _reservations(state: AnyState, scope: Scope | None) -> list[Any]:
     """The reservations by id: all of them, or the scope's that exist (rule 4)."""
     if scope is None:
         return state.reservations_by_id()
+    if type(scope) is Resolved and scope.state is state:
+        return scope.reservation_records
     found = state.reservations
     return [found[key] for key in scope.reservations if key in found]
 
@@ -41,6 +73,8 @@ def _availability_ledgers(state: AnyState, scope: Scope | None) -> list[tuple[st
     """The availability ledgers by id: all of them, or the scope's that exist (rule 4)."""
     if scope is None:
         return items_in_key_order(state.availability_ledgers)
+    if type(scope) is Resolved and scope.state is state:
+        return scope.availability_ledger_items
     found = state.availability_ledgers
     return [(key, found[key]) for key in scope.availabilities if key in found]
 
@@ -237,6 +271,21 @@ def returned_within_written(state: AnyState, scope: Scope | None = None) -> Iter
             )
 
 
+# The model operations that write each kind of field (catalogue rule 6): the profiles' operation
+# modules, read for which of a state's maps and fields each changes. ``delete_inactive_reservations``
+# deletes, so it writes whatever ``delete_reservation`` writes.
+CREATE_AVAILABILITY = "create_availability"  # an availability and its ledger (and the repo)
+UPDATE = "update_availability"  # an availability's fields, its ledger's collateral facts (and the repo)
+CREATE_RESERVATION = "create_reservation"  # the availability, its ledger's index, the reservation and its ledger
+RELEASE = "release_bytes"  # a reservation's size (and the repo)
+RETURN = "return_bytes_to_availability"  # a reservation ledger's returned bytes, the availability's free size
+DELETE = "delete_reservation"  # the availability, its ledger, the reservation and its ledger removed
+
+
+def _writers(*names: str) -> frozenset[str]:
+    return frozenset(names) | ({"delete_inactive_reservations"} if DELETE in names else frozenset())
+
+
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         name="repo_within_quota",
@@ -258,6 +307,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=BOTH,
         check=reserved_bytes_within_total,
         local=reserved_bytes_within_total,
+        written_by=_writers(CREATE_AVAILABILITY, UPDATE, CREATE_RESERVATION, RETURN, DELETE),
         statement=(
             "An availability's free bytes, its live reservations' slot sizes less the bytes already returned, "
             "and the written bytes lost to it add up to its size, so reserved bytes never exceed it."
@@ -269,6 +319,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=free_size_within_total,
         local=free_size_within_total,
+        written_by=_writers(CREATE_AVAILABILITY, UPDATE, CREATE_RESERVATION, RETURN, DELETE),
         statement="An availability's free size never exceeds its total size.",
     ),
     Invariant(
@@ -277,6 +328,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=BOTH,
         check=reservation_size_within_slot,
         local=reservation_size_within_slot,
+        written_by=_writers(CREATE_RESERVATION, RELEASE, DELETE),
         statement="A reservation's size stays between zero and the slot size it was created with.",
     ),
     Invariant(
@@ -285,6 +337,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=BOTH,
         check=reservation_has_availability,
         local=reservation_has_availability,
+        written_by=_writers(CREATE_AVAILABILITY, CREATE_RESERVATION, DELETE),
         statement="Every reservation's availability exists and lists it among its reservations.",
     ),
     Invariant(
@@ -293,6 +346,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=until_covers_reservations,
         local=until_covers_reservations,
+        written_by=_writers(CREATE_AVAILABILITY, UPDATE, CREATE_RESERVATION, DELETE),
         statement="An availability with an until limit hosts no reservation valid past that limit.",
     ),
     Invariant(
@@ -301,6 +355,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=until_not_negative,
         local=until_not_negative,
+        written_by=_writers(CREATE_AVAILABILITY, UPDATE),
         statement="An availability's until is never negative.",
     ),
     Invariant(
@@ -309,6 +364,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=collateral_within_total,
         local=collateral_within_total,
+        written_by=_writers(CREATE_AVAILABILITY, UPDATE, CREATE_RESERVATION, DELETE),
         statement="An availability's remaining collateral is never below zero nor above its total collateral.",
     ),
     Invariant(
@@ -317,6 +373,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=collateral_conserved,
         local=collateral_conserved,
+        written_by=_writers(CREATE_AVAILABILITY, UPDATE, CREATE_RESERVATION, DELETE),
         statement=(
             "An availability's remaining collateral plus what its live reservations took equals its total collateral."
         ),
@@ -327,6 +384,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         profiles=HEAD,
         check=returned_within_written,
         local=returned_within_written,
+        written_by=_writers(CREATE_RESERVATION, RELEASE, RETURN, DELETE),
         statement="Bytes returned to an availability for a reservation never exceed the bytes it wrote.",
     ),
 )

@@ -25,13 +25,15 @@ Rules:
    chunk from its first pre-state); properties run only on the steps they are about (catalogue
    rule 5). A reservation's claims read of its availability only whether it exists, its ``until``
    and its index (catalogue rule 4), so an availability's other reservations are re-checked only
-   when it appears, goes, or moves its ``until``. Any other operation table, or ``full``, checks
+   when it appears, goes, or moves its ``until``. A step runs only the invariants its operation
+   may change (``written_by``, catalogue rule 6), each given the scope with its records looked up
+   once (invariants/state_invariants.py rule 5). Any other operation table, or ``full``, checks
    the whole state after every change.
 7. Memory: a step's states live only until its chunk is checked; with ``keep`` False (a file
    checked as it streams) no event is kept either, so memory stays bounded by the chunks in
    flight, whatever the trace's length, and the caller reads the prefix again for a report.
 
-Mirrors: oracle/trace.py rules 3-5 (what is checked); invariants/catalogue.py rules 4-5.
+Mirrors: oracle/trace.py rules 3-5 (what is checked); invariants/catalogue.py rules 4-6.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import attrs
 
 from invariants import rules_for
 from invariants.catalogue import Scope, TransitionProperty, Violation
+from invariants.state_invariants import Resolved, resolved
 from model.actions import OPERATIONS, Accepted, Action, OperationTable, Outcome, apply
 from model.entities import free_bytes
 from model.state import AnyState, Profile
@@ -85,10 +88,11 @@ class Verdict:
     differences: tuple[Difference, ...] = ()
 
 
-def scope_of(pre: AnyState, post: AnyState, action: Action) -> Scope | None:
+def scope_of(pre: AnyState, post: AnyState, action: Action) -> Resolved | None:
     """The records ``action`` may have changed, or None (check in full): the availabilities and
     reservations its arguments name and the named reservation's availability; and every reservation
     of such an availability when the availability appeared, went, or changed its ``until`` (rule 6).
+    The scope comes with its records in ``post`` looked up (``resolved``).
 
     Every model operation changes only the records its arguments name (and the reservation's
     parent availability), and the repo; ``delete_inactive_reservations`` changes many."""
@@ -102,10 +106,12 @@ def scope_of(pre: AnyState, post: AnyState, action: Action) -> Scope | None:
         aids.add(aid)
     if rid is not None:
         rids.add(rid)
-        for side in (pre, post):
-            held = side.reservations.get(rid)
-            if held is not None:
-                aids.add(held.availability_id)
+        held = pre.reservations.get(rid)
+        if held is not None:
+            aids.add(held.availability_id)
+        held = post.reservations.get(rid)
+        if held is not None:
+            aids.add(held.availability_id)
     pre_availabilities, post_availabilities = pre.availabilities, post.availabilities
     for key in aids:
         was, now = pre_availabilities.get(key), post_availabilities.get(key)
@@ -114,7 +120,7 @@ def scope_of(pre: AnyState, post: AnyState, action: Action) -> Scope | None:
                 ledger = side.availability_ledgers.get(key)
                 if ledger is not None:
                     rids.update(ledger.reservations)
-    return Scope.of(aids, rids)
+    return resolved(post, Scope(tuple(sorted(aids)), tuple(sorted(rids))))
 
 
 def _sums(state: AnyState) -> list[int]:
@@ -135,11 +141,15 @@ class Rules:
         invariants, properties = rules_for(profile)
         self.incremental = operations is None and not full
         self.invariants = invariants
-        self.local = tuple(i.local for i in invariants if i.local is not None)
+        self.local = tuple(i for i in invariants if i.local is not None)
         self.repo_rules = tuple(i for i in invariants if i.local is None and i.name != _GLOBAL)
         self.identity = tuple(i for i in invariants if i.name == _GLOBAL)
         self.table = OPERATIONS[profile] if operations is None else operations
         self.about = self._dispatch(properties)
+        self.local_for = {
+            name: tuple(i.local for i in self.local if i.local is not None and i.may_change(name))
+            for name in {cls.name for cls in self.table}
+        }
 
     def _dispatch(
         self, properties: Sequence[TransitionProperty]
@@ -161,9 +171,9 @@ class Rules:
         if not steps:
             return Verdict(None, (), ())
         sums = _sums(steps[0].pre)
-        invariants, local, repo_rules, identity, about = (
+        invariants, local_for, repo_rules, identity, about = (
             self.invariants,
-            self.local,
+            self.local_for,
             self.repo_rules,
             self.identity,
             self.about,
@@ -190,7 +200,7 @@ class Rules:
                     for rid in scope.reservations:
                         now, was = after.reservations.get(rid), state.reservations.get(rid)
                         sums[1] += (0 if now is None else now.size) - (0 if was is None else was.size)
-                    for check_local in local:
+                    for check_local in local_for[action.name]:
                         violations.extend(check_local(after, scope))
                     if after.repo is not state.repo:
                         for invariant in repo_rules:
