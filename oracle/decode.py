@@ -14,10 +14,13 @@ Rules:
 3. ``decode_line`` returns the ``Event`` when the typed decode succeeds, else None; the caller
    then runs the reference reader on the line, which either accepts it (the fast path is only
    stricter, e.g. an event without ``args``) or raises the error that names the line.
-4. A line the typed decode accepts is decoded again as plain JSON data (msgspec's untyped decoder:
-   cheaper than turning the structs back into dicts) and built by the reference reader's own
-   ``trace.build_event``, so both paths give equal events; ``tests/test_trace_decode.py`` holds
-   them to that on valid and broken lines.
+4. A line the typed decode accepts becomes its event straight from the decoded structs: per op,
+   generated code copies the fields present into ``args`` (the op's field order) and builds the
+   action from them; ``state`` is the decoded struct as plain data (``msgspec.to_builtins``, which
+   leaves absent fields out and gives the canonical order of oracle/trace.py rule 7). An op with
+   slot arguments (``active_slots``) is decoded again as plain JSON and built by the reference
+   reader's ``trace.build_event``. Both paths give events equal to the reference reader's, key
+   order included; ``tests/test_trace_pipeline.py`` holds them to that on valid and broken lines.
 
 Mirrors: oracle/trace.py rules 1-2 (the trace vocabulary v1).
 """
@@ -26,11 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, get_args
 
+import attrs
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from model import records
 from model.state import Profile
 from oracle import trace
 
@@ -79,28 +84,73 @@ def _decoder(profile: Profile) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(Union[tuple(events)])  # noqa: UP007 - a runtime union of generated types
 
 
+def _builder(op: trace._Op) -> Callable[..., trace.Event]:
+    """``build(args_struct, line, outcome, has_result, result, state)``: the event of one typed
+    decode (rule 4), made by code generated for the op: ``args`` holds the fields present, in the
+    op's field order; the action is built from them (through ``__init__`` unless the action class is
+    a plain record without validators, whose slots are then set directly: the same value)."""
+    cls = op.cls
+    direct = records.is_plain(cls) and not any(f.validator for f in attrs.fields(cls))
+    defaults = {f.name: f.default for f in attrs.fields(cls)}
+    scope: dict[str, Any] = {"_UNSET": UNSET, "_Event": trace.Event, "_cls": cls, "_new": object.__new__}
+    lines = ["def build(s, line, outcome, has_result, result, state):"]
+    names = list(op.kinds)
+    for index, name in enumerate(names):
+        lines.append(f"    v{index} = s.{name}")
+    lines.append("    args = {}")
+    for index, name in enumerate(names):
+        if name in op.required:
+            lines.append(f"    args[{name!r}] = v{index}")
+        else:
+            scope[f"_default{index}"] = defaults[name]
+            lines += [
+                f"    if v{index} is _UNSET:",
+                f"        v{index} = _default{index}",
+                "    else:",
+                f"        args[{name!r}] = v{index}",
+            ]
+    if direct:
+        lines.append("    action = _new(_cls)")
+        for index, name in enumerate(names):
+            scope[f"_set{index}"] = getattr(cls, name).__set__
+            lines.append(f"    _set{index}(action, v{index})")
+    else:
+        lines.append(f"    action = _cls({', '.join(f'{name}=v{index}' for index, name in enumerate(names))})")
+    lines.append(f"    return _Event(line, {cls.name!r}, args, action, outcome, result, has_result, state)")
+    exec("\n".join(lines), scope)  # the source is built above from the op's own field names
+    build: Callable[..., trace.Event] = scope["build"]
+    return build
+
+
 def line_decoder(profile: Profile) -> Callable[[str, int], trace.Event | None]:
     """``decode_line(text, line)`` for ``profile`` (rule 3): the event, or None (ask the reference reader)."""
-    check = _decoder(profile).decode
+    decoder = _decoder(profile)
+    check = decoder.decode
     data = msgspec.json.Decoder().decode
     ops = trace._OPS[profile]
-    build = trace.build_event
+    builders = {}
+    for event_type in get_args(decoder.type):
+        op = ops[event_type.__struct_config__.tag]
+        if not op.slots:
+            builders[event_type] = _builder(op)
+    build_event = trace.build_event
+    plain = msgspec.to_builtins
     errors = (msgspec.DecodeError, msgspec.ValidationError)
 
     def decode_line(text: str, line: int) -> trace.Event | None:
         try:
-            check(text)
+            event = check(text)
         except errors:
             return None
-        obj = data(text)
-        return build(
-            ops[obj["op"]],
-            line,
-            obj["args"],
-            obj.get("outcome"),
-            "result" in obj,
-            obj.get("result"),
-            obj.get("state"),
-        )
+        state = event.state
+        if state is not None:
+            state = plain(state)
+        result = getattr(event, "result", UNSET)
+        has_result = result is not UNSET
+        build = builders.get(type(event))
+        if build is not None:
+            return build(event.args, line, event.outcome, has_result, result if has_result else None, state)
+        obj = data(text)  # an op with slot arguments: rare, built as the reference reader builds it
+        return build_event(ops[obj["op"]], line, obj["args"], obj.get("outcome"), has_result, obj.get("result"), state)
 
     return decode_line

@@ -38,8 +38,9 @@ Rules:
 6. ``check_file`` dispatches on the name: ``*.itf.json`` goes to ``reports.itf.load`` and
    ``reports.replay.replay``; anything else is read and checked as it streams (``check_lines``).
 7. Reading: ``oracle.decode`` decodes and type-checks a line in one msgspec call; a line it does
-   not take goes to the reference reader here, which accepts it or names what is wrong. Both build
-   the event with ``build_event`` (``args`` in the operation's field order).
+   not take goes to the reference reader here, which accepts it or names what is wrong. Both give
+   the same event: ``args`` in the operation's field order, ``state`` in the canonical order (its
+   parts as in rule 1, each record's fields in the record's field order, ids as recorded).
 
 Mirrors: codex-sales-spec §2 (the Reservations procedures, one op each), §1.2 (record fields),
 §1.4 (repo counters), §5 (REST rejections); reports/replay.py (divergence and violation).
@@ -53,7 +54,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import attrs
 
@@ -289,7 +290,22 @@ def _parse_state(state: Any, entities: dict[str, dict[str, str]], source: str, l
             raise TraceFormatError(source, line, f"state.{part} to be an object of id -> record", _got(value))
         for key, record in value.items():
             _parse_record(part, key, record, kinds, source, line)
-    return state
+    return canonical_state(state, entities)
+
+
+def canonical_state(state: dict[str, Any], entities: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A checked ``state`` in the canonical order (rule 7): parts as ``entities`` lists them, then
+    ``repo``; each record's fields in the record's field order; ids in their recorded order."""
+    canonical: dict[str, Any] = {}
+    for part, kinds in entities.items():
+        if part in state:
+            canonical[part] = {
+                key: None if record is None else {field: record[field] for field in kinds if field in record}
+                for key, record in state[part].items()
+            }
+    if "repo" in state:
+        canonical["repo"] = {field: state["repo"][field] for field in _REPO if field in state["repo"]}
+    return canonical
 
 
 def parse_event(obj: object, line: int, source: str, profile: Profile) -> Event:
@@ -357,8 +373,9 @@ def build_event(
     result: str | None,
     state: dict[str, Any] | None,
 ) -> Event:
-    """The ``Event`` of a line already checked (rules 1-2), by both readers (``oracle.decode``):
-    ``args`` in the operation's field order, the action built from them."""
+    """The ``Event`` of a line already checked (rules 1-2), by the reference reader (and by
+    ``oracle.decode`` for ops with slot arguments): ``args`` in the operation's field order, the
+    action built from them; ``state`` as given (already canonical, rule 7)."""
     ordered = {key: args[key] for key in op.kinds if key in args}
     values = ordered
     for key in op.slots:
@@ -872,7 +889,8 @@ def check_lines(
             stream = read_events(handle, str(path))
             header = next(stream)
             assert isinstance(header, Header)
-            return _run(header, _events_only(stream), operations, full, count, chunk, prefix)
+            events = cast(Iterator[Event], stream)  # read_events yields the header first, then events only
+            return _run(header, events, operations, full, count, chunk, prefix)
     except OSError as error:
         raise TraceFormatError(str(path), 0, "a readable file", error.strerror or str(error)) from None
     except UnicodeDecodeError:

@@ -247,11 +247,13 @@ _SAMPLES = [
 
 
 def _read(line: str, fast: bool) -> Any:
+    """The events of ``line`` and, since dicts compare without order, their args and state as
+    JSON text (the order of keys too, oracle/trace.py rule 7); or the error."""
     try:
         _, events = load_events([_HEADER + "\n", line + "\n"], "f.jsonl", fast=fast)
     except TraceFormatError as error:
         return str(error)
-    return events
+    return events, [(json.dumps(e.args), json.dumps(e.state)) for e in events]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
