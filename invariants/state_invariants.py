@@ -8,14 +8,19 @@ Rules:
    walks only the scope's availabilities and reservations, in the same order, with the same code.
 5. A caller running several scoped checks on one state may pass ``resolved(state, scope)``: the
    same scope, its records looked up once; a check given it for another state looks them up itself.
+6. Three checks walk an availability's whole index (its held bytes, its held collateral, its
+   index's consistency). A ``Resolved`` scope may carry each availability's ``Holdings``, sums the
+   caller keeps as it goes (the incremental trace checker: oracle/pipeline.py rule 6); a check
+   then reads them instead of walking the index. ``holdings(state, id)`` is what they must equal;
+   the checks' own walks (the only path the symbolic engine takes) are unchanged.
 
 Mirrors: codex-sales-spec §6 (INV-1..5, INV-7, INV-10, INV-11).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -25,19 +30,48 @@ from model.numbers import largest
 from model.state import AnyState, in_key_order, items_in_key_order
 
 
+class Holdings(NamedTuple):
+    """What one availability's index holds (rule 6): over its indexed reservations that have a
+    ledger, the sum of ``slot_size - returned`` and of ``collateral``; how many indexed ids are not
+    reservations; and the largest indexed ``valid_until`` (0 when none)."""
+
+    bytes: int
+    collateral: int
+    missing: int
+    latest: int
+
+
+def holdings(state: AnyState, availability_id: str) -> Holdings:
+    """The ``Holdings`` of ``availability_id`` in ``state``, walked from its index (rule 6)."""
+    ledger = state.availability_ledgers[availability_id]
+    held_bytes = held_collateral = missing = 0
+    ledgers, reservations = state.reservation_ledgers, state.reservations
+    for reservation_id in ledger.reservations:
+        held = ledgers.get(reservation_id)
+        if held is not None:
+            held_bytes += held.slot_size - held.returned
+            held_collateral += held.collateral
+        if reservation_id not in reservations:
+            missing += 1
+    return Holdings(held_bytes, held_collateral, missing, max((0, *ledger.reservations.values())))
+
+
 @attrs.frozen
 class Resolved(Scope):
     """A scope with its records looked up in one ``state`` (rule 5): what ``_availabilities``,
-    ``_reservations`` and ``_availability_ledgers`` give for that state, computed once."""
+    ``_reservations`` and ``_availability_ledgers`` give for that state, computed once; and,
+    optionally, the ``Holdings`` of availabilities by id (rule 6)."""
 
     state: AnyState
     availability_records: list[Any]
     reservation_records: list[Any]
     availability_ledger_items: list[tuple[str, Any]]
+    holdings: Mapping[str, Holdings] | None = None
 
 
-def resolved(state: AnyState, scope: Scope) -> Resolved:
-    """``scope`` with its records in ``state`` looked up once, for every scoped check of that state (rule 5)."""
+def resolved(state: AnyState, scope: Scope, held: Mapping[str, Holdings] | None = None) -> Resolved:
+    """``scope`` with its records in ``state`` looked up once, for every scoped check of that state
+    (rule 5), with ``held`` the holdings of (at least) its availabilities in ``state`` (rule 6)."""
     availabilities, reservations, ledgers = state.availabilities, state.reservations, state.availability_ledgers
     return Resolved(
         scope.availabilities,
@@ -46,7 +80,15 @@ def resolved(state: AnyState, scope: Scope) -> Resolved:
         [availabilities[key] for key in scope.availabilities if key in availabilities],
         [reservations[key] for key in scope.reservations if key in reservations],
         [(key, ledgers[key]) for key in scope.availabilities if key in ledgers],
+        held,
     )
+
+
+def _held(state: AnyState, scope: Scope | None, availability_id: str) -> Holdings | None:
+    """The holdings a ``Resolved`` scope carries for ``availability_id`` in ``state``, or None (rule 6)."""
+    if type(scope) is Resolved and scope.state is state and scope.holdings is not None:
+        return scope.holdings.get(availability_id)
+    return None
 
 
 def _availabilities(state: AnyState, scope: Scope | None) -> list[Any]:
@@ -109,11 +151,15 @@ def reserved_bytes_within_total(state: AnyState, scope: Scope | None = None) -> 
         ledger = state.availability_ledgers.get(availability.id)
         if ledger is None:
             continue
-        accounted = free_bytes(availability) + ledger.lost
-        for reservation_id in sorted(ledger.reservations):
-            held = state.reservation_ledgers.get(reservation_id)
-            if held is not None:  # a missing ledger is reservation_has_availability's to report
-                accounted += held.slot_size - held.returned
+        kept = _held(state, scope, availability.id)
+        if kept is not None:
+            accounted = free_bytes(availability) + ledger.lost + kept.bytes
+        else:
+            accounted = free_bytes(availability) + ledger.lost
+            for reservation_id in sorted(ledger.reservations):
+                held = state.reservation_ledgers.get(reservation_id)
+                if held is not None:  # a missing ledger is reservation_has_availability's to report
+                    accounted += held.slot_size - held.returned
         capacity = ledger.created_size if isinstance(availability, Availability535) else availability.total_size
         if accounted != capacity:
             yield Violation(
@@ -166,8 +212,12 @@ def reservation_has_availability(state: AnyState, scope: Scope | None = None) ->
                 message=f"reservation is not indexed under availability {reservation.availability_id}",
             )
     for availability_id, ledger in _availability_ledgers(state, scope):
-        indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
-        latest = largest(0, *in_key_order(ledger.reservations))
+        kept = _held(state, scope, availability_id)
+        if kept is not None:
+            indexed, latest = len(ledger.reservations) - kept.missing, kept.latest
+        else:
+            indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
+            latest = largest(0, *in_key_order(ledger.reservations))
         if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
             yield Violation(
                 rule="reservation_has_availability",
@@ -230,7 +280,11 @@ def collateral_conserved(state: AnyState, scope: Scope | None = None) -> Iterato
         ledger = state.availability_ledgers.get(availability.id)
         if ledger is None:
             continue
-        held = sum(r.collateral for rid in sorted(ledger.reservations) if (r := state.reservation_ledgers.get(rid)))
+        kept = _held(state, scope, availability.id)
+        if kept is not None:
+            held = kept.collateral
+        else:
+            held = sum(r.collateral for rid in sorted(ledger.reservations) if (r := state.reservation_ledgers.get(rid)))
         observed = availability.total_remaining_collateral + held
         if observed == availability.total_collateral and ledger.collateral_leaked == 0:
             continue

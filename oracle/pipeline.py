@@ -21,14 +21,17 @@ Rules:
    Children are always reaped, also when reading fails.
 6. Checking is incremental with the model's own operations (not ``full``): after an accepted change
    only the records the action may have touched are checked, through each rule's scoped form
-   (invariants/catalogue.py rule 4), the repo identity by running sums (started afresh at each
+   (invariants/catalogue.py rule 4; after a step that changed nothing, none: a property's scoped
+   form gets the empty scope), the repo identity by running sums (started afresh at each
    chunk from its first pre-state); properties run only on the steps they are about (catalogue
    rule 5). A reservation's claims read of its availability only whether it exists, its ``until``
    and its index (catalogue rule 4), so an availability's other reservations are re-checked only
    when it appears, goes, or moves its ``until``. A step runs only the invariants its operation
    may change (``written_by``, catalogue rule 6), each given the scope with its records looked up
-   once (invariants/state_invariants.py rule 5). Any other operation table, or ``full``, checks
-   the whole state after every change.
+   once (invariants/state_invariants.py rule 5) and every availability's holdings, kept as the
+   chunk goes like the repo sums (``advance_holdings``; state_invariants rule 6), so no check walks
+   an availability's whole index. Any other operation table, or ``full``, checks the whole state
+   after every change.
 7. Memory: a step's states live only until its chunk is checked; with ``keep`` False (a file
    checked as it streams) no event is kept either, so memory stays bounded by the chunks in
    flight, whatever the trace's length, and the caller reads the prefix again for a report.
@@ -42,14 +45,14 @@ import contextlib
 import os
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import attrs
 
 from invariants import rules_for
 from invariants.catalogue import Scope, TransitionProperty, Violation
-from invariants.state_invariants import Resolved, resolved
+from invariants.state_invariants import Holdings, Resolved, holdings, resolved
 from model.actions import OPERATIONS, Accepted, Action, OperationTable, Outcome, apply
 from model.entities import free_bytes
 from model.state import AnyState, Profile
@@ -88,11 +91,13 @@ class Verdict:
     differences: tuple[Difference, ...] = ()
 
 
-def scope_of(pre: AnyState, post: AnyState, action: Action) -> Resolved | None:
+def scope_of(
+    pre: AnyState, post: AnyState, action: Action, held: Mapping[str, Holdings] | None = None
+) -> Resolved | None:
     """The records ``action`` may have changed, or None (check in full): the availabilities and
     reservations its arguments name and the named reservation's availability; and every reservation
     of such an availability when the availability appeared, went, or changed its ``until`` (rule 6).
-    The scope comes with its records in ``post`` looked up (``resolved``).
+    The scope comes with its records in ``post`` looked up (``resolved``), and ``held``.
 
     Every model operation changes only the records its arguments name (and the reservation's
     parent availability), and the repo; ``delete_inactive_reservations`` changes many."""
@@ -106,12 +111,12 @@ def scope_of(pre: AnyState, post: AnyState, action: Action) -> Resolved | None:
         aids.add(aid)
     if rid is not None:
         rids.add(rid)
-        held = pre.reservations.get(rid)
-        if held is not None:
-            aids.add(held.availability_id)
-        held = post.reservations.get(rid)
-        if held is not None:
-            aids.add(held.availability_id)
+        owner = pre.reservations.get(rid)
+        if owner is not None:
+            aids.add(owner.availability_id)
+        owner = post.reservations.get(rid)
+        if owner is not None:
+            aids.add(owner.availability_id)
     pre_availabilities, post_availabilities = pre.availabilities, post.availabilities
     for key in aids:
         was, now = pre_availabilities.get(key), post_availabilities.get(key)
@@ -120,7 +125,56 @@ def scope_of(pre: AnyState, post: AnyState, action: Action) -> Resolved | None:
                 ledger = side.availability_ledgers.get(key)
                 if ledger is not None:
                     rids.update(ledger.reservations)
-    return resolved(post, Scope(tuple(sorted(aids)), tuple(sorted(rids))))
+    return resolved(post, Scope(tuple(sorted(aids)), tuple(sorted(rids))), held)
+
+
+def all_holdings(state: AnyState) -> dict[str, Holdings]:
+    """The holdings of every availability of ``state`` (invariants/state_invariants.py rule 6)."""
+    return {aid: holdings(state, aid) for aid in state.availability_ledgers}
+
+
+def advance_holdings(held: dict[str, Holdings], pre: AnyState, post: AnyState, scope: Scope) -> None:
+    """Bring ``held`` (the holdings of ``pre``) to those of ``post`` after a step of the model's own
+    operations whose scope is ``scope`` (rule 6): only the scope's availabilities can have moved,
+    and in each only the entries of the scope's reservations (``scope_of`` puts every reservation
+    of an availability in the scope when it appears, goes or moves its ``until``). A new
+    availability is walked; the largest ``valid_until`` is walked again only when it left."""
+    pre_ledgers, post_ledgers = pre.reservation_ledgers, post.reservation_ledgers
+    pre_reservations, post_reservations = pre.reservations, post.reservations
+    for aid in scope.availabilities:
+        after = post.availability_ledgers.get(aid)
+        if after is None:
+            held.pop(aid, None)
+            continue
+        before = pre.availability_ledgers.get(aid)
+        old = held.get(aid)
+        if before is None or old is None:
+            held[aid] = holdings(post, aid)
+            continue
+        written, collateral, missing, latest = old
+        was, now = before.reservations, after.reservations
+        rewalk = False
+        for rid in scope.reservations:
+            if rid in was:  # its entry in pre leaves the sums
+                gone = pre_ledgers.get(rid)
+                if gone is not None:
+                    written -= gone.slot_size - gone.returned
+                    collateral -= gone.collateral
+                if rid not in pre_reservations:
+                    missing -= 1
+                if was[rid] == latest and now.get(rid) != latest:
+                    rewalk = True
+            if rid in now:  # its entry in post joins them
+                come = post_ledgers.get(rid)
+                if come is not None:
+                    written += come.slot_size - come.returned
+                    collateral += come.collateral
+                if rid not in post_reservations:
+                    missing += 1
+                latest = max(latest, now[rid])
+        if rewalk:
+            latest = max((0, *now.values()))
+        held[aid] = Holdings(written, collateral, missing, latest)
 
 
 def _sums(state: AnyState) -> list[int]:
@@ -171,6 +225,7 @@ class Rules:
         if not steps:
             return Verdict(None, (), ())
         sums = _sums(steps[0].pre)
+        held = all_holdings(steps[0].pre) if self.incremental else {}
         invariants, local_for, repo_rules, identity, about = (
             self.invariants,
             self.local_for,
@@ -179,6 +234,7 @@ class Rules:
             self.about,
         )
         incremental, compare = self.incremental, self.compare
+        unchanged = Scope((), ())
         for step in steps:
             position, event, state, outcome, after = step
             differences = compare(event, outcome, after)
@@ -186,14 +242,17 @@ class Rules:
                 return Verdict(position, (), tuple(known), tuple(differences))
             line, action = event.line, event.action
             violations: list[Violation] = []
-            scope = None
+            scope = unchanged if incremental else None  # nothing changed: every scoped claim holds
             if after is not state:
-                scope = scope_of(state, after, action) if incremental else None
+                scope = scope_of(state, after, action, held) if incremental else None
                 if scope is None:
                     for invariant in invariants:
                         violations.extend(invariant.check(after))
                     sums = _sums(after)
+                    if incremental:
+                        held = all_holdings(after)
                 else:
+                    advance_holdings(held, state, after, scope)
                     for aid in scope.availabilities:
                         now, was = after.availabilities.get(aid), state.availabilities.get(aid)
                         sums[0] += (0 if now is None else free_bytes(now)) - (0 if was is None else free_bytes(was))

@@ -8,14 +8,17 @@ so a test taking the ``via`` fixture checks both entry points.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from model import actions as act
 from model import codex535, codex_head, common
-from model.actions import Accepted, Action, apply
+from model.actions import OPERATIONS, Accepted, Action, apply
 from model.errors import Rejection
 from model.market import MarketAccepted, apply_market
 from model.state import AnyState, Profile
@@ -106,3 +109,70 @@ def logs_cli(*argv: str) -> int:
     arguments = top.parse_args(["logs", "check", *argv])
     code: int = arguments.run(arguments)
     return code
+
+
+def random_action(rng: random.Random, state: AnyState, fresh: list[int]) -> act.Action:
+    """An action of any kind of ``state``'s profile table with small random arguments, mostly naming
+    records that exist (``fresh[0]`` numbers new ids)."""
+    aids, rids = sorted(state.availabilities), sorted(state.reservations)
+    aid = rng.choice(aids) if aids and rng.random() < 0.9 else f"a{rng.randint(0, 9)}"
+    rid = rng.choice(rids) if rids and rng.random() < 0.9 else f"r{rng.randint(0, 9)}"
+    if rid in state.reservations and rng.random() < 0.9:
+        aid = state.reservations[rid].availability_id
+    fresh[0] += 1
+    size = rng.choice((0, 1, 7, 40, 100))
+    kinds = sorted(OPERATIONS[state.profile], key=lambda cls: cls.__name__)
+    kind = rng.choice(kinds)
+    new_aid, new_rid = f"a{fresh[0]}" if rng.random() < 0.7 else aid, f"r{fresh[0]}"
+    held = state.reservations[rid].size if rid in state.reservations else 0  # returns nothing: accepted
+    slots = frozenset((r.request_id, r.slot_index) for r in state.reservations.values() if rng.random() < 0.5)
+    built: dict[type, Callable[[], act.Action]] = {
+        act.CreateAvailability535: lambda: act.CreateAvailability535(
+            availability_id=new_aid, size=rng.choice((50, 200)), duration=10, min_price=1, max_collateral=100
+        ),
+        act.CreateAvailabilityHead: lambda: act.CreateAvailabilityHead(
+            availability_id=new_aid,
+            total_size=rng.choice((50, 200)),
+            duration=10,
+            min_price_per_byte_per_second=1,
+            total_collateral=rng.choice((100, 10_000)),
+            until=rng.choice((0, 0, 300)),
+        ),
+        act.UpdateAvailability: lambda: act.UpdateAvailability(
+            availability_id=aid,
+            total_size=rng.choice((None, 50, 300)),
+            total_collateral=rng.choice((None, None, 5_000)),
+            until=rng.choice((None, None, 0, 250, 600)),
+            enabled=rng.choice((None, False, True)),
+        ),
+        act.CreateReservation535: lambda: act.CreateReservation535(
+            availability_id=aid, reservation_id=new_rid, slot_size=size, request_id="q", slot_index=fresh[0] % 4
+        ),
+        act.CreateReservationHead: lambda: act.CreateReservationHead(
+            availability_id=aid,
+            reservation_id=new_rid,
+            slot_size=size,
+            request_id="q",
+            slot_index=fresh[0] % 4,
+            collateral_per_byte=rng.choice((0, 1, 3)),
+            valid_until=rng.choice((0, 100, 500)),
+        ),
+        act.ReleaseBytes: lambda: act.ReleaseBytes(
+            reservation_id=rid, availability_id=aid, bytes=rng.choice((0, 1, 5))
+        ),
+        act.ReturnBytesToAvailability: lambda: act.ReturnBytesToAvailability(
+            availability_id=aid, reservation_id=rid, bytes=rng.choice((40, 100, 200, held))
+        ),
+        act.DeleteReservation535: lambda: act.DeleteReservation535(reservation_id=rid, availability_id=aid),
+        act.DeleteReservationHead: lambda: act.DeleteReservationHead(
+            reservation_id=rid, availability_id=aid, returned_collateral=rng.choice((None, 0, 40))
+        ),
+        act.FindAvailability535: lambda: act.FindAvailability535(size=size, duration=1, min_price=5, collateral=1),
+        act.FindAvailabilityHead: lambda: act.FindAvailabilityHead(
+            size=size, duration=1, price_per_byte_per_second=5, collateral_per_byte=0, valid_until=0
+        ),
+        act.StoreBlock: lambda: act.StoreBlock(bytes=rng.choice((1, 10))),
+        act.ExpireBlock: lambda: act.ExpireBlock(bytes=rng.choice((1, 10))),
+        act.DeleteInactiveReservations: lambda: act.DeleteInactiveReservations(active_slots=slots),
+    }
+    return built[kind]()

@@ -263,3 +263,107 @@ def test_the_fast_decoder_reads_exactly_what_the_reference_reader_reads(data: st
     event = data.draw(st.one_of(st.just(sample), _variants_of(sample)))
     line = json.dumps(event)
     assert _read(line, True) == _read(line, False)
+
+
+# --- holdings kept as the chunk goes (pipeline rule 6) ------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", list(Profile), ids=lambda p: p.value)
+@pytest.mark.parametrize("seed", range(4))
+def test_kept_holdings_equal_walked_holdings_after_every_step(profile: Profile, seed: int) -> None:
+    """``advance_holdings`` gives after every step of the model's operations exactly what walking
+    every availability's index gives (invariants/state_invariants.py rule 6), over random runs of
+    every operation (restart cleanup included, which takes the whole-state path)."""
+    import random
+
+    from scenario import random_action
+
+    from model.actions import Accepted, apply
+    from model.state import initial_state
+
+    rng = random.Random(seed)
+    state = initial_state(profile, quota_max_bytes=1 << 20)
+    held = pipeline.all_holdings(state)
+    fresh, moved, rich = [0], 0, 0
+    for _ in range(600):
+        action = random_action(rng, state, fresh)
+        outcome = apply(state, action)
+        post = outcome.state if isinstance(outcome, Accepted) else state
+        if post is not state:
+            scope = pipeline.scope_of(state, post, action, held)
+            if scope is None:
+                held = pipeline.all_holdings(post)
+            else:
+                pipeline.advance_holdings(held, state, post, scope)
+                moved += 1
+        assert held == pipeline.all_holdings(post), action
+        rich += any(h.bytes and h.collateral and h.latest for h in held.values())
+        state = post
+    assert moved > 100
+    assert rich > 20 or profile is Profile.CODEX_535  # codex-535 takes no collateral
+
+
+def _edits(state: Any, aid: str, rid: str) -> dict[str, Any]:
+    """``state`` changed in one named reservation only, as a faulty operation might change it: what
+    ``advance_holdings`` must follow as well as the model's own steps."""
+    import attrs
+
+    ledger = state.reservation_ledgers[rid]
+    index = state.availability_ledgers[aid]
+    unindexed = attrs.evolve(index, reservations=index.reservations.delete(rid))
+    return {
+        "reservation gone, still indexed": attrs.evolve(state, reservations=state.reservations.delete(rid)),
+        "returned bytes moved": attrs.evolve(
+            state, reservation_ledgers=state.reservation_ledgers.set(rid, attrs.evolve(ledger, returned=3))
+        ),
+        "collateral moved": attrs.evolve(
+            state, reservation_ledgers=state.reservation_ledgers.set(rid, attrs.evolve(ledger, collateral=7))
+        ),
+        "ledger gone": attrs.evolve(state, reservation_ledgers=state.reservation_ledgers.delete(rid)),
+        "unindexed": attrs.evolve(state, availability_ledgers=state.availability_ledgers.set(aid, unindexed)),
+        "valid_until raised": attrs.evolve(
+            state,
+            availability_ledgers=state.availability_ledgers.set(
+                aid, attrs.evolve(index, reservations=index.reservations.set(rid, 10**6))
+            ),
+        ),
+    }
+
+
+def test_kept_holdings_follow_a_faulty_step_that_changes_only_named_records() -> None:
+    """The incremental sums rest on what ``scope_of`` rests on (only named records change), not on
+    the model's operations being right: a step that breaks an index or a ledger in a named
+    reservation is followed exactly, so the checks that read the holdings still see the fault."""
+    from scenario import apply_ok
+
+    from model.actions import CreateAvailabilityHead, CreateReservationHead, DeleteReservationHead
+    from model.state import initial_state
+
+    state = apply_ok(
+        initial_state(Profile.CODEX_HEAD, quota_max_bytes=1000),
+        CreateAvailabilityHead(
+            availability_id="a1", total_size=100, duration=9, min_price_per_byte_per_second=1, total_collateral=900
+        ),
+    )
+    for rid, size, until in (("r1", 10, 200), ("r2", 20, 300)):
+        state = apply_ok(
+            state,
+            CreateReservationHead(
+                availability_id="a1",
+                reservation_id=rid,
+                slot_size=size,
+                request_id="q",
+                slot_index=size,
+                collateral_per_byte=2,
+                valid_until=until,
+            ),
+        )
+    for rid in ("r1", "r2"):
+        for name, post in _edits(state, "a1", rid).items():
+            held = pipeline.all_holdings(state)
+            scope = pipeline.scope_of(
+                state, post, DeleteReservationHead(reservation_id=rid, availability_id="a1"), held
+            )
+            assert scope is not None
+            pipeline.advance_holdings(held, state, post, scope)
+            assert held == pipeline.all_holdings(post), (rid, name)
