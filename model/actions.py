@@ -22,7 +22,7 @@ import attrs
 from model import codex535, codex_head, common
 from model.entities import Availability535, AvailabilityHead
 from model.errors import Rejection, UnsupportedOperation
-from model.records import arguments
+from model.records import arguments, constructor
 from model.state import AnyState, Profile
 
 
@@ -204,6 +204,9 @@ OPERATIONS: Mapping[Profile, OperationTable] = {
 }
 
 
+_accepted = constructor(Accepted)
+
+
 def apply(state: AnyState, action: Action, operations: OperationTable | None = None) -> Outcome:
     """Run ``action`` on ``state`` with the profile's operations (or ``operations``)."""
     table = OPERATIONS[state.profile] if operations is None else operations
@@ -214,10 +217,10 @@ def apply(state: AnyState, action: Action, operations: OperationTable | None = N
     if isinstance(result, Rejection):
         return result
     if action.query:
-        return Accepted(
+        return _accepted(
             state=state, found=result.id if isinstance(result, Availability535 | AvailabilityHead) else None
         )
-    return Accepted(state=result)
+    return _accepted(state=result)
 
 
 def with_operation(profile: Profile, action_type: type[Action], operation: Operation) -> OperationTable:

@@ -52,6 +52,8 @@ def largest(*values: int) -> int:
     term instead of a fork per comparison. Plain ints use ``max``.
     """
     for value in values:
+        if type(value) is int:  # the common case, and ``int`` has no ``maximum``
+            continue
         maximum = getattr(type(value), "maximum", None)
         if maximum is not None:
             result: int = maximum(*values)

@@ -17,6 +17,9 @@ Rules:
 5. ``arguments(record)`` is ``attrs.asdict(record, recurse=False)``, by one generated function per
    class, kept like the copiers.
 
+6. ``constructor(cls)`` builds records of a plain class without its ``__init__`` (the same
+   value, validators run on every field), for the few records the hot path builds per operation.
+
 Mirrors: nothing in nim-codex; the model's hot path (docs/performance.md, trace checking).
 """
 
@@ -103,6 +106,35 @@ def _generated(cls: type) -> Callable[..., Any]:
     exec("\n".join(lines), scope)  # the source is built above from the class's own field names
     copier: Callable[..., Any] = scope["copy"]
     return copier
+
+
+def constructor(cls: type[T]) -> Callable[..., T]:
+    """A function building ``cls`` from keyword arguments as ``cls(**fields)`` does (rule 6): for a
+    plain record class whose defaults are plain values, generated code sets the slots and then runs
+    every field's validator (unless validators are disabled); any other class is returned itself."""
+    fields = attrs.fields(cls)  # type: ignore[arg-type]
+    if not is_plain(cls) or any(isinstance(f.default, attrs.Factory) for f in fields):  # type: ignore[arg-type]
+        return cls
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_off": attrs.validators.get_disabled}
+    parameters, lines, checks = [], [], []
+    for index, field in enumerate(fields):
+        if field.default is attrs.NOTHING:
+            parameters.append(field.name)
+        else:
+            scope[f"_default{index}"] = field.default
+            parameters.append(f"{field.name}=_default{index}")
+        scope[f"_set{index}"] = getattr(cls, field.name).__set__
+        lines.append(f"    _set{index}(new, {field.name})")
+        if field.validator is not None:
+            scope[f"_check{index}"], scope[f"_field{index}"] = field.validator, field
+            checks.append(f"        _check{index}(new, _field{index}, {field.name})")
+    source = [f"def make(*, {', '.join(parameters)}):", "    new = _new(_cls)", *lines]
+    if checks:
+        source += ["    if not _off():", *checks]
+    source.append("    return new")
+    exec("\n".join(source), scope)  # the source is built above from the class's own field names
+    make: Callable[..., T] = scope["make"]
+    return make
 
 
 def _copier(cls: type) -> Callable[..., Any]:

@@ -208,6 +208,11 @@ OUTCOMES = frozenset(
 #: The argument that introduces a new id, per op (the others that name an id refer to one).
 _INTRODUCES = {"create_availability": "availability_id", "create_reservation": "reservation_id"}
 _ID_ARGS = {"availability_id": "availability", "reservation_id": "reservation"}
+#: Per introduced argument (None: none), the (argument, entity) pairs an event must name known ids by.
+_ID_CHECKS = {
+    introduced: tuple((name, entity) for name, entity in _ID_ARGS.items() if name != introduced)
+    for introduced in (None, *_INTRODUCES.values())
+}
 
 
 _EVENT_KEYS = frozenset({"op", "args", "outcome", "result", "state"})
@@ -395,10 +400,8 @@ class _Ids:
         args = event.args
         created = self.created
         introduced = _INTRODUCES.get(event.op)
-        for name, entity in _ID_ARGS.items():
-            if name == introduced or name not in args:
-                continue
-            if args[name] not in created[entity]:
+        for name, entity in _ID_CHECKS[introduced]:
+            if name in args and args[name] not in created[entity]:
                 return name, args[name]
         if event.result is not None and event.result not in created["availability"]:
             return "result", event.result

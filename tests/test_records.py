@@ -128,3 +128,27 @@ def test_arguments_are_asdict_without_recursion() -> None:
     for table in OPERATIONS.values():
         for cls in table:
             assert callable(records._READERS.get(cls) or records._reader(cls))
+
+
+def test_a_constructor_builds_what_init_builds() -> None:
+    """Rule 6: same value as ``cls(**fields)``, defaults included; validators run on every field;
+    a class that is not plain (a cached hash) gets ``cls`` itself."""
+    from model.actions import Accepted
+    from model.market_state import MarketState
+
+    state = initial_state(Profile.CODEX_HEAD)
+    make = records.constructor(Accepted)
+    assert make is not Accepted
+    assert make(state=state) == Accepted(state=state)
+    assert make(state=state, found="a") == Accepted(state=state, found="a")
+    assert type(make(state=state)) is Accepted
+    build = records.constructor(RepoQuota)
+    assert build(max_bytes=10) == RepoQuota(max_bytes=10)
+    assert build(max_bytes=10, used=3, reserved=2) == RepoQuota(max_bytes=10, used=3, reserved=2)
+    with pytest.raises(ValueError, match="used"):
+        build(max_bytes=10, used=-1)
+    with pytest.raises(TypeError):
+        build(used=1)  # max_bytes is required
+    assert records.constructor(MarketState) is MarketState
+    ledger = records.constructor(AvailabilityLedger)
+    assert ledger(created_size=5) == AvailabilityLedger(created_size=5)
