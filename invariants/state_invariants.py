@@ -41,19 +41,22 @@ class Holdings(NamedTuple):
     latest: int
 
 
+def held_by(state: AnyState, reservation_id: str) -> tuple[int, int, int]:
+    """What one indexed reservation adds to its availability's ``Holdings`` (rule 6): its
+    ``slot_size - returned`` and ``collateral`` (0 without a ledger), and 1 if it is no reservation."""
+    held = state.reservation_ledgers.get(reservation_id)
+    written, collateral = (0, 0) if held is None else (held.slot_size - held.returned, held.collateral)
+    return written, collateral, 0 if reservation_id in state.reservations else 1
+
+
 def holdings(state: AnyState, availability_id: str) -> Holdings:
     """The ``Holdings`` of ``availability_id`` in ``state``, walked from its index (rule 6)."""
-    ledger = state.availability_ledgers[availability_id]
+    index = state.availability_ledgers[availability_id].reservations
     held_bytes = held_collateral = missing = 0
-    ledgers, reservations = state.reservation_ledgers, state.reservations
-    for reservation_id in ledger.reservations:
-        held = ledgers.get(reservation_id)
-        if held is not None:
-            held_bytes += held.slot_size - held.returned
-            held_collateral += held.collateral
-        if reservation_id not in reservations:
-            missing += 1
-    return Holdings(held_bytes, held_collateral, missing, max((0, *ledger.reservations.values())))
+    for reservation_id in index:
+        written, collateral, absent = held_by(state, reservation_id)
+        held_bytes, held_collateral, missing = held_bytes + written, held_collateral + collateral, missing + absent
+    return Holdings(held_bytes, held_collateral, missing, max((0, *index.values())))
 
 
 @attrs.frozen

@@ -74,37 +74,38 @@ def _through_init(cls: type) -> Callable[..., Any]:
     return copy
 
 
-def _generated(cls: type) -> Callable[..., Any]:
-    """The copier of a plain record class (rule 2), as Python source compiled once."""
-    fields = attrs.fields(cls)
-    scope: dict[str, Any] = {
-        "_UNSET": _UNSET,
-        "_new": object.__new__,
-        "_cls": cls,
-        "_off": attrs.validators.get_disabled,
-    }
-    lines = [f"def copy(record, *, {', '.join(f'{f.name}=_UNSET' for f in fields)}):", "    new = _new(_cls)"]
-    checks = []
-    for index, field in enumerate(fields):
+def _compiled(
+    cls: type, leading: str, parameters: list[str], body: list[str], checks: list[str], extra: dict[str, Any]
+) -> Any:
+    """Compile ``def build(<leading>*, <parameters>)`` for ``cls``: make an instance without ``__init__``, run
+    ``body`` (which sets field i through ``_set<i>``), then, unless validators are disabled,
+    ``checks`` (which call field i's validator as ``_check<i>(new, _field<i>, value)``)."""
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_off": attrs.validators.get_disabled, **extra}
+    for index, field in enumerate(attrs.fields(cls)):
         scope[f"_set{index}"] = getattr(cls, field.name).__set__
-        if field.validator is None:
-            lines += [f"    if {field.name} is _UNSET:", f"        {field.name} = record.{field.name}"]
-        else:
-            scope[f"_check{index}"], scope[f"_field{index}"] = field.validator, field
-            lines += [
-                f"    if {field.name} is _UNSET:",
-                f"        {field.name} = record.{field.name}",
-                "    else:",
-                f"        changed{index} = True",
-            ]
-            checks += [f"        if changed{index}:", f"            _check{index}(new, _field{index}, {field.name})"]
-            lines.insert(2, f"    changed{index} = False")
-        lines.append(f"    _set{index}(new, {field.name})")
+        scope[f"_check{index}"], scope[f"_field{index}"] = field.validator, field
+    source = [f"def build({leading}*, {', '.join(parameters)}):", "    new = _new(_cls)", *body]
     if checks:
-        lines += ["    if not _off():", *checks]
-    lines.append("    return new")
-    exec("\n".join(lines), scope)  # the source is built above from the class's own field names
-    copier: Callable[..., Any] = scope["copy"]
+        source += ["    if not _off():", *checks]
+    source.append("    return new")
+    exec("\n".join(source), scope)  # the source is built from the class's own field names
+    return scope["build"]
+
+
+def _generated(cls: type) -> Callable[..., Any]:
+    """The copier of a plain record class (rule 2): unchanged fields read from ``record``, the
+    validators of the changed ones run."""
+    fields = attrs.fields(cls)
+    body, checks = [], []
+    for index, field in enumerate(fields):
+        body += [f"    if {field.name} is _UNSET:", f"        {field.name} = record.{field.name}"]
+        if field.validator is not None:
+            body = [f"    changed{index} = False", *body, "    else:", f"        changed{index} = True"]
+            checks += [f"        if changed{index}:", f"            _check{index}(new, _field{index}, {field.name})"]
+        body.append(f"    _set{index}(new, {field.name})")
+    copier: Callable[..., Any] = _compiled(
+        cls, "record, ", [f"{f.name}=_UNSET" for f in fields], body, checks, {"_UNSET": _UNSET}
+    )
     return copier
 
 
@@ -115,25 +116,17 @@ def constructor(cls: type[T]) -> Callable[..., T]:
     fields = attrs.fields(cls)  # type: ignore[arg-type]
     if not is_plain(cls) or any(isinstance(f.default, attrs.Factory) for f in fields):  # type: ignore[arg-type]
         return cls
-    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_off": attrs.validators.get_disabled}
-    parameters, lines, checks = [], [], []
+    parameters, body, checks, defaults = [], [], [], {}
     for index, field in enumerate(fields):
         if field.default is attrs.NOTHING:
             parameters.append(field.name)
         else:
-            scope[f"_default{index}"] = field.default
+            defaults[f"_default{index}"] = field.default
             parameters.append(f"{field.name}=_default{index}")
-        scope[f"_set{index}"] = getattr(cls, field.name).__set__
-        lines.append(f"    _set{index}(new, {field.name})")
+        body.append(f"    _set{index}(new, {field.name})")
         if field.validator is not None:
-            scope[f"_check{index}"], scope[f"_field{index}"] = field.validator, field
             checks.append(f"        _check{index}(new, _field{index}, {field.name})")
-    source = [f"def make(*, {', '.join(parameters)}):", "    new = _new(_cls)", *lines]
-    if checks:
-        source += ["    if not _off():", *checks]
-    source.append("    return new")
-    exec("\n".join(source), scope)  # the source is built above from the class's own field names
-    make: Callable[..., T] = scope["make"]
+    make: Callable[..., T] = _compiled(cls, "", parameters, body, checks, defaults)
     return make
 
 

@@ -52,7 +52,7 @@ import attrs
 
 from invariants import rules_for
 from invariants.catalogue import Scope, TransitionProperty, Violation
-from invariants.state_invariants import Holdings, Resolved, holdings, resolved
+from invariants.state_invariants import Holdings, Resolved, held_by, holdings, resolved
 from model.actions import OPERATIONS, Accepted, Action, OperationTable, Outcome, apply
 from model.entities import free_bytes
 from model.state import AnyState, Profile
@@ -139,8 +139,6 @@ def advance_holdings(held: dict[str, Holdings], pre: AnyState, post: AnyState, s
     and in each only the entries of the scope's reservations (``scope_of`` puts every reservation
     of an availability in the scope when it appears, goes or moves its ``until``). A new
     availability is walked; the largest ``valid_until`` is walked again only when it left."""
-    pre_ledgers, post_ledgers = pre.reservation_ledgers, post.reservation_ledgers
-    pre_reservations, post_reservations = pre.reservations, post.reservations
     for aid in scope.availabilities:
         after = post.availability_ledgers.get(aid)
         if after is None:
@@ -156,21 +154,17 @@ def advance_holdings(held: dict[str, Holdings], pre: AnyState, post: AnyState, s
         rewalk = False
         for rid in scope.reservations:
             if rid in was:  # its entry in pre leaves the sums
-                gone = pre_ledgers.get(rid)
-                if gone is not None:
-                    written -= gone.slot_size - gone.returned
-                    collateral -= gone.collateral
-                if rid not in pre_reservations:
-                    missing -= 1
+                gone_written, gone_collateral, gone_missing = held_by(pre, rid)
+                written, collateral, missing = (
+                    written - gone_written,
+                    collateral - gone_collateral,
+                    missing - gone_missing,
+                )
                 if was[rid] == latest and now.get(rid) != latest:
                     rewalk = True
             if rid in now:  # its entry in post joins them
-                come = post_ledgers.get(rid)
-                if come is not None:
-                    written += come.slot_size - come.returned
-                    collateral += come.collateral
-                if rid not in post_reservations:
-                    missing += 1
+                new_written, new_collateral, new_missing = held_by(post, rid)
+                written, collateral, missing = written + new_written, collateral + new_collateral, missing + new_missing
                 latest = max(latest, now[rid])
         if rewalk:
             latest = max((0, *now.values()))
