@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_trace import BAD_INPUTS, CASES, HEAD, OLD, SCENARIOS, record, text_of
+from trace_cases import BAD_INPUTS, CASES, HEAD, OLD, SCENARIOS, record, text_of
 
 from model.state import Profile
 from oracle import pipeline
@@ -108,13 +108,13 @@ def test_a_variant_table_checks_every_way(profile: Profile, tmp_path: Path) -> N
 def test_a_violation_of_the_model_is_found_in_a_worker(tmp_path: Path) -> None:
     """Returning more than was written (accepted by nim-codex) breaks returned_within_written; the
     chunk holding it is checked in a child, and the report is the in-process one."""
-    from test_trace import HEAD_SCENARIO, _head_reservation
+    from trace_cases import HEAD_SCENARIO, head_reservation
 
     from model.actions import ReturnBytesToAvailability
 
     steps = [
         *HEAD_SCENARIO[:6],
-        _head_reservation("r9", 100, "q9"),
+        head_reservation("r9", 100, "q9"),
         ReturnBytesToAvailability(reservation_id="r9", availability_id="a1", bytes=150),
         *HEAD_SCENARIO[6:9],
     ]
