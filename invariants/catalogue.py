@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Generic
 import attrs
 
 from model.actions import Action, Outcome
+from model.records import constructor
 from model.state import AnyState, Profile
 
 if TYPE_CHECKING:  # defaults keep ``Invariant`` meaning ``Invariant[AnyState]``; typing_extensions is mypy's only
@@ -60,6 +61,11 @@ class Violation:
     expected: int | None = None
     observed: int | None = None
     known: str | None = None
+
+
+#: ``Violation(...)`` built without ``__init__`` (model/records.py rule 6): a known breach is met, and
+#: built, at every check of its entity, not only the first (the trace checker lists it once).
+violation = constructor(Violation)
 
 
 @attrs.frozen

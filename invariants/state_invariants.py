@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from invariants.catalogue import BOTH, HEAD, Invariant, Scope, Violation
+from invariants.catalogue import BOTH, HEAD, Invariant, Scope, Violation, violation
 from model.entities import Availability535, AvailabilityHead, free_bytes
 from model.numbers import largest
 from model.state import AnyState, in_key_order, items_in_key_order
@@ -127,7 +127,7 @@ def _availability_ledgers(state: AnyState, scope: Scope | None) -> list[tuple[st
 def repo_within_quota(state: AnyState) -> Iterator[Violation]:
     repo = state.repo
     if repo.used + repo.reserved > repo.max_bytes:
-        yield Violation(
+        yield violation(
             rule="repo_within_quota",
             entity="repo",
             message="used + reserved exceeds max_bytes",
@@ -140,7 +140,7 @@ def repo_reserved_identity(state: AnyState) -> Iterator[Violation]:
     free = sum(free_bytes(a) for a in state.availabilities_by_id())
     held = sum(r.size for r in state.reservations_by_id())
     if state.repo.reserved != free + held:
-        yield Violation(
+        yield violation(
             rule="repo_reserved_identity",
             entity="repo",
             message=f"repo reserved differs from free sizes ({free}) plus reservation sizes ({held})",
@@ -165,7 +165,7 @@ def reserved_bytes_within_total(state: AnyState, scope: Scope | None = None) -> 
                     accounted += held.slot_size - held.returned
         capacity = ledger.created_size if isinstance(availability, Availability535) else availability.total_size
         if accounted != capacity:
-            yield Violation(
+            yield violation(
                 rule="reserved_bytes_within_total",
                 entity=availability.id,
                 message="free + held + written-not-returned + lost differs from the availability's size",
@@ -177,7 +177,7 @@ def reserved_bytes_within_total(state: AnyState, scope: Scope | None = None) -> 
 def free_size_within_total(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
     for availability in _availabilities(state, scope):
         if isinstance(availability, AvailabilityHead) and availability.free_size > availability.total_size:
-            yield Violation(
+            yield violation(
                 rule="free_size_within_total",
                 entity=availability.id,
                 message="free_size exceeds total_size",
@@ -190,7 +190,7 @@ def reservation_size_within_slot(state: AnyState, scope: Scope | None = None) ->
     for reservation in _reservations(state, scope):
         ledger = state.reservation_ledgers.get(reservation.id)
         if ledger is not None and not 0 <= reservation.size <= ledger.slot_size:
-            yield Violation(
+            yield violation(
                 rule="reservation_size_within_slot",
                 entity=reservation.id,
                 message="reservation size outside 0..slot size",
@@ -203,13 +203,13 @@ def reservation_has_availability(state: AnyState, scope: Scope | None = None) ->
     for reservation in _reservations(state, scope):
         parent = state.availability_ledgers.get(reservation.availability_id)
         if reservation.availability_id not in state.availabilities or parent is None:
-            yield Violation(
+            yield violation(
                 rule="reservation_has_availability",
                 entity=reservation.id,
                 message=f"availability {reservation.availability_id} does not exist",
             )
         elif reservation.id not in parent.reservations or reservation.id not in state.reservation_ledgers:
-            yield Violation(
+            yield violation(
                 rule="reservation_has_availability",
                 entity=reservation.id,
                 message=f"reservation is not indexed under availability {reservation.availability_id}",
@@ -222,7 +222,7 @@ def reservation_has_availability(state: AnyState, scope: Scope | None = None) ->
             indexed = sum(1 for rid in ledger.reservations if rid in state.reservations)
             latest = largest(0, *in_key_order(ledger.reservations))
         if indexed != len(ledger.reservations) or latest != ledger.latest_valid_until:
-            yield Violation(
+            yield violation(
                 rule="reservation_has_availability",
                 entity=availability_id,
                 message="the availability indexes reservations that do not exist, or a stale latest valid_until",
@@ -238,7 +238,7 @@ def until_covers_reservations(state: AnyState, scope: Scope | None = None) -> It
             continue
         valid_until = getattr(reservation, "valid_until", 0)
         if valid_until > availability.until:
-            yield Violation(
+            yield violation(
                 rule="until_covers_reservations",
                 entity=reservation.id,
                 message=f"valid_until is after availability {availability.id}'s until",
@@ -250,7 +250,7 @@ def until_covers_reservations(state: AnyState, scope: Scope | None = None) -> It
 def until_not_negative(state: AnyState, scope: Scope | None = None) -> Iterator[Violation]:
     for availability in _availabilities(state, scope):
         if isinstance(availability, AvailabilityHead) and availability.until < 0:
-            yield Violation(
+            yield violation(
                 rule="until_not_negative",
                 entity=availability.id,
                 message="until is negative",
@@ -266,7 +266,7 @@ def collateral_within_total(state: AnyState, scope: Scope | None = None) -> Iter
         if not 0 <= availability.total_remaining_collateral <= availability.total_collateral:
             ledger = state.availability_ledgers.get(availability.id)
             reset = ledger is not None and ledger.collateral_reset_live
-            yield Violation(
+            yield violation(
                 rule="collateral_within_total",
                 entity=availability.id,
                 message="total_remaining_collateral outside 0..total_collateral",
@@ -296,7 +296,7 @@ def collateral_conserved(state: AnyState, scope: Scope | None = None) -> Iterato
             known = "nim-codex#1147"
         elif ledger.collateral_leaked > 0 and observed + ledger.collateral_leaked == availability.total_collateral:
             known = "spec §3.3 collateral leak"
-        yield Violation(
+        yield violation(
             rule="collateral_conserved",
             entity=availability.id,
             message="remaining collateral plus the collateral live reservations took differs from total collateral",
@@ -310,7 +310,7 @@ def returned_within_written(state: AnyState, scope: Scope | None = None) -> Iter
     for reservation in _reservations(state, scope):
         ledger = state.reservation_ledgers.get(reservation.id)
         if ledger is not None and ledger.returned > ledger.slot_size - reservation.size:
-            yield Violation(
+            yield violation(
                 rule="returned_within_written",
                 entity=reservation.id,
                 message="more bytes returned to the availability than were written",
@@ -319,7 +319,7 @@ def returned_within_written(state: AnyState, scope: Scope | None = None) -> Iter
             )
     for availability_id, parent in _availability_ledgers(state, scope):
         if parent.lost < 0:
-            yield Violation(
+            yield violation(
                 rule="returned_within_written",
                 entity=availability_id,
                 message="deleted reservations returned more written bytes than they wrote",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from invariants.catalogue import ACCEPTED, BOTH, HEAD, REJECTED, Scope, TransitionProperty, Violation
+from invariants.catalogue import ACCEPTED, BOTH, HEAD, REJECTED, Scope, TransitionProperty, Violation, violation
 from invariants.justified import rejection_is_justified
 from model.actions import (
     Accepted,
@@ -58,7 +58,7 @@ def _others_unchanged(
     ):
         for key in sorted(set(before) | set(after)):
             if key not in named and before.get(key) != after.get(key):
-                yield Violation(
+                yield violation(
                     rule=rule, entity=key, message=f"{kind} {key} changed although the action does not touch it"
                 )
 
@@ -66,12 +66,12 @@ def _others_unchanged(
 def _missing(rule: str, key: str, *records: object) -> Iterator[Violation]:
     """An accepted action whose record is absent before or after: reported, never a KeyError."""
     if any(record is None for record in records):
-        yield Violation(rule=rule, entity=key, message=f"accepted although {key} is missing before or after")
+        yield violation(rule=rule, entity=key, message=f"accepted although {key} is missing before or after")
 
 
 def _delta(rule: str, entity: str, what: str, expected: int, observed: int) -> Iterator[Violation]:
     if expected != observed:
-        yield Violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed)
+        yield violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed)
 
 
 def delete_returns_remaining_bytes(
@@ -84,7 +84,7 @@ def delete_returns_remaining_bytes(
     reservation = pre.reservations.get(action.reservation_id)
     if reservation is None or reservation.availability_id != action.availability_id:
         if not same_state(post, pre):
-            yield Violation(
+            yield violation(
                 rule=rule, entity=action.reservation_id, message="deleting a missing reservation changed the state"
             )
         return
@@ -109,9 +109,9 @@ def delete_returns_remaining_bytes(
         _collateral(after),
     )
     if action.reservation_id in post.reservations:
-        yield Violation(rule=rule, entity=action.reservation_id, message="the reservation still exists after delete")
+        yield violation(rule=rule, entity=action.reservation_id, message="the reservation still exists after delete")
     if post.repo != pre.repo:
-        yield Violation(rule=rule, entity="repo", message="delete changed the repo quota")
+        yield violation(rule=rule, entity="repo", message="delete changed the repo quota")
     yield from _others_unchanged(rule, pre, post, {aid}, {action.reservation_id}, scope)
 
 
@@ -177,9 +177,9 @@ def create_reservation_moves_free_size(
     )
     created = post.reservations.get(rid)
     if created is None or created.size != action.slot_size or created.availability_id != aid:
-        yield Violation(rule=rule, entity=rid, message="the new reservation is missing or does not hold the slot size")
+        yield violation(rule=rule, entity=rid, message="the new reservation is missing or does not hold the slot size")
     if post.repo != pre.repo:
-        yield Violation(rule=rule, entity="repo", message="creating a reservation changed the repo quota")
+        yield violation(rule=rule, entity="repo", message="creating a reservation changed the repo quota")
     yield from _others_unchanged(rule, pre, post, {aid}, {rid}, scope)
 
 
@@ -196,7 +196,7 @@ def create_availability_reserves_size(
     )
     created = post.availabilities.get(action.availability_id)
     if created is None or free_bytes(created) != size:
-        yield Violation(
+        yield violation(
             rule=rule, entity=action.availability_id, message="the new availability does not offer its whole size"
         )
     if isinstance(created, AvailabilityHead) and isinstance(action, CreateAvailabilityHead):
@@ -257,9 +257,9 @@ def update_availability_follows_patch(
     for field in ("total_size", "duration", "min_price_per_byte_per_second", "total_collateral", "enabled", "until"):
         wanted = getattr(action, field)
         if getattr(after, field) != (getattr(before, field) if wanted is None else wanted):
-            yield Violation(rule=rule, entity=after.id, message=f"{field} is not what the PATCH asked")
+            yield violation(rule=rule, entity=after.id, message=f"{field} is not what the PATCH asked")
     if action.total_collateral is None and after.total_remaining_collateral != before.total_remaining_collateral:
-        yield Violation(rule=rule, entity=after.id, message="remaining collateral changed without a total collateral")
+        yield violation(rule=rule, entity=after.id, message="remaining collateral changed without a total collateral")
     yield from _others_unchanged(rule, pre, post, {after.id}, set(), scope)
 
 
@@ -300,13 +300,13 @@ def find_returns_first_match(pre: AnyState, action: Action, outcome: Outcome) ->
     )
     expected = matching[0] if matching else None
     if outcome.found != expected:
-        yield Violation(
+        yield violation(
             rule=rule,
             entity=str(outcome.found),
             message=f"find returned {outcome.found!r} where the first match by id is {expected!r}",
         )
     if not same_state(outcome.state, pre):
-        yield Violation(rule=rule, entity="state", message="find changed the state")
+        yield violation(rule=rule, entity="state", message="find changed the state")
 
 
 def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Outcome) -> Iterator[Violation]:
@@ -319,10 +319,10 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
         reservation = pre.reservations[rid]
         active = (reservation.request_id, reservation.slot_index) in action.active_slots
         if active and post.reservations.get(rid) != reservation:
-            yield Violation(rule=rule, entity=rid, message="an active reservation was deleted or changed")
+            yield violation(rule=rule, entity=rid, message="an active reservation was deleted or changed")
         if not active:
             if rid in post.reservations:
-                yield Violation(rule=rule, entity=rid, message="an inactive reservation survived the restart cleanup")
+                yield violation(rule=rule, entity=rid, message="an inactive reservation survived the restart cleanup")
             given_back[reservation.availability_id] = given_back.get(reservation.availability_id, 0) + reservation.size
     for aid in sorted(pre.availabilities):
         before = pre.availabilities[aid]
@@ -341,7 +341,7 @@ def restart_cleanup_deletes_inactive(pre: AnyState, action: Action, outcome: Out
             rule, aid, "restart cleanup changed remaining collateral", _collateral(before), _collateral(after)
         )
     if post.repo != pre.repo:
-        yield Violation(rule=rule, entity="repo", message="restart cleanup changed the repo quota")
+        yield violation(rule=rule, entity="repo", message="restart cleanup changed the repo quota")
 
 
 def reservation_size_never_grows(
@@ -354,7 +354,7 @@ def reservation_size_never_grows(
         after = post.get(rid)
         before = pre.reservations.get(rid)
         if before is not None and after is not None and after.size > before.size:
-            yield Violation(
+            yield violation(
                 rule="reservation_size_never_grows",
                 entity=rid,
                 message="reservation size grew",

@@ -21,8 +21,12 @@ from model.common import first_by_id
 from model.entities import Availability535, AvailabilityLedger, Reservation535, ReservationLedger
 from model.errors import BytesOutOfBounds, NotExists, OutOfRange, Overflow, QuotaNotEnough, Rejection, ReserveFailed
 from model.numbers import MONEY, SIZE, U64_MAX
-from model.records import evolve
+from model.records import constructor, evolve
 from model.state import State535, get_availability, get_reservation, with_reservation_added, with_reservation_removed
+
+#: ``Reservation535(...)`` and ``ReservationLedger(...)``, built without ``__init__`` (model/records.py rule 6).
+_new_reservation = constructor(Reservation535)
+_new_ledger = constructor(ReservationLedger)
 
 
 def create_availability(
@@ -89,14 +93,14 @@ def create_reservation(
     reduced = take_bytes(availability, slot_size)
     if isinstance(reduced, BytesOutOfBounds):
         return reduced
-    reservation = Reservation535(
+    reservation = _new_reservation(
         id=reservation_id,
         availability_id=availability_id,
         size=slot_size,
         request_id=request_id,
         slot_index=slot_index,
     )
-    return with_reservation_added(state, reduced, reservation, ReservationLedger(slot_size=slot_size), 0)
+    return with_reservation_added(state, reduced, reservation, _new_ledger(slot_size=slot_size), 0)
 
 
 def give_back(availability: Availability535, reservation: Reservation535) -> Availability535 | Overflow:

@@ -51,8 +51,12 @@ from model.errors import (
 )
 from model.numbers import MONEY, SIZE, TIME, U64_MAX, U256_MAX, largest
 from model.quota import RepoQuota
-from model.records import evolve
+from model.records import constructor, evolve
 from model.state import StateHead, get_availability, get_reservation, with_reservation_added, with_reservation_removed
+
+#: ``ReservationHead(...)`` and ``ReservationLedger(...)``, built without ``__init__`` (model/records.py rule 6).
+_new_reservation = constructor(ReservationHead)
+_new_ledger = constructor(ReservationLedger)
 
 
 def create_availability(
@@ -337,7 +341,7 @@ def create_reservation(
     late = check_until(reduced, latest)
     if late is not None:
         return late
-    reservation = ReservationHead(
+    reservation = _new_reservation(
         id=reservation_id,
         availability_id=availability_id,
         size=slot_size,
@@ -345,7 +349,7 @@ def create_reservation(
         slot_index=slot_index,
         valid_until=valid_until,
     )
-    ledger = ReservationLedger(slot_size=slot_size, collateral=slot_collateral(slot_size, collateral_per_byte))
+    ledger = _new_ledger(slot_size=slot_size, collateral=slot_collateral(slot_size, collateral_per_byte))
     return with_reservation_added(state, reduced, reservation, ledger, valid_until)
 
 

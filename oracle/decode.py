@@ -109,7 +109,13 @@ def _builder(op: trace._Op) -> Callable[..., trace.Event]:
                 "    else:",
                 f"        args[{name!r}] = v{index}",
             ]
-    if direct:
+    made = records.builder(cls) if direct else None
+    if made is not None:  # filled in by plain assignment, then made a ``cls`` (model/records.py rule 7)
+        scope["_made"] = made
+        lines.append("    action = _new(_made)")
+        lines += [f"    action.{name} = v{index}" for index, name in enumerate(names)]
+        lines.append("    action.__class__ = _cls")
+    elif direct:
         lines.append("    action = _new(_cls)")
         for index, name in enumerate(names):
             scope[f"_set{index}"] = getattr(cls, name).__set__

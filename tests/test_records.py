@@ -152,3 +152,51 @@ def test_a_constructor_builds_what_init_builds() -> None:
     assert records.constructor(MarketState) is MarketState
     ledger = records.constructor(AvailabilityLedger)
     assert ledger(created_size=5) == AvailabilityLedger(created_size=5)
+
+
+def test_records_are_made_through_a_builder_and_are_of_their_own_class() -> None:
+    """Rule 7: every hot record class has a builder; a record made through it is an instance of
+    the class itself (not of the builder), frozen, and pickles and compares as one made by ``__init__``."""
+    import pickle
+
+    for sample in SAMPLES:
+        cls = type(sample)
+        made = records.builder(cls)
+        assert made is not None, cls
+        assert issubclass(made, cls)
+        assert made.__basicsize__ == cls.__basicsize__
+        copy = records.evolve(sample)
+        assert type(copy) is cls
+        assert pickle.loads(pickle.dumps(copy)) == sample
+        name = attrs.fields(cls)[0].name
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(copy, name, getattr(copy, name))
+
+
+@attrs.frozen(kw_only=True)
+class _NoSubclasses:
+    """A plain record whose class refuses subclasses, so it can have no builder."""
+
+    size: int = attrs.field(validator=attrs.validators.ge(0))
+    name: str = "x"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        raise TypeError("no subclasses")
+
+
+def test_a_class_without_a_builder_keeps_the_descriptor_path() -> None:
+    """Rule 7: when no builder can be made, the copier and the constructor set the slots through
+    their descriptors, with the same results and the same validation."""
+    assert records.is_plain(_NoSubclasses)
+    assert records.builder(_NoSubclasses) is None
+    sample = _NoSubclasses(size=3)
+    assert records.evolve(sample, size=4) == _NoSubclasses(size=4, name="x")
+    assert type(records.evolve(sample, name="y")) is _NoSubclasses
+    with pytest.raises(ValueError, match="size"):
+        records.evolve(sample, size=-1)
+    with pytest.raises(TypeError):
+        records.evolve(sample, nonsense=1)
+    make = records.constructor(_NoSubclasses)
+    assert make(size=2) == _NoSubclasses(size=2)
+    with pytest.raises(ValueError, match="size"):
+        make(size=-2)
