@@ -52,15 +52,17 @@ import attrs
 
 from invariants import rules_for
 from invariants.catalogue import Scope, TransitionProperty, Violation
-from invariants.state_invariants import Holdings, Resolved, held_by, holdings, resolved
+from invariants.state_invariants import Holdings, Resolved, held_by, holdings
 from model.actions import OPERATIONS, Accepted, Action, OperationTable, Outcome, apply
 from model.entities import free_bytes
+from model.records import constructor
 from model.state import AnyState, Profile
 from reports.replay import Difference
 
 #: Events per chunk: a fork costs a few milliseconds, a chunk's checks about half a second.
 CHUNK = 20_000
 _GLOBAL = "repo_reserved_identity"
+_resolved = constructor(Resolved)
 
 
 def default_workers() -> int:
@@ -91,41 +93,64 @@ class Verdict:
     differences: tuple[Difference, ...] = ()
 
 
+def _touched(pre: AnyState, post: AnyState, action: Action) -> tuple[list[str], list[str]]:
+    """The availability ids and reservation ids of ``scope_of``, each sorted (rule 6)."""
+    aid = getattr(action, "availability_id", None)
+    rid = getattr(action, "reservation_id", None)
+    aids = [] if aid is None else [aid]
+    rids = [] if rid is None else [rid]
+    if rid is not None:
+        for reservations in (pre.reservations, post.reservations):
+            owner = reservations.get(rid)
+            if owner is not None and owner.availability_id not in aids:
+                aids.append(owner.availability_id)
+    if len(aids) > 1:
+        aids.sort()
+    pre_availabilities, post_availabilities = pre.availabilities, post.availabilities
+    whole: set[str] | None = None
+    for key in aids:
+        was, now = pre_availabilities.get(key), post_availabilities.get(key)
+        if was is None or now is None or getattr(was, "until", 0) != getattr(now, "until", 0):
+            whole = set(rids) if whole is None else whole
+            for side in (pre, post):
+                ledger = side.availability_ledgers.get(key)
+                if ledger is not None:
+                    whole.update(ledger.reservations)
+    return aids, (rids if whole is None else sorted(whole))
+
+
 def scope_of(
     pre: AnyState, post: AnyState, action: Action, held: Mapping[str, Holdings] | None = None
 ) -> Resolved | None:
     """The records ``action`` may have changed, or None (check in full): the availabilities and
     reservations its arguments name and the named reservation's availability; and every reservation
     of such an availability when the availability appeared, went, or changed its ``until`` (rule 6).
-    The scope comes with its records in ``post`` looked up (``resolved``), and ``held``.
+    The scope comes with its records in ``post`` looked up (``state_invariants.resolved`` gives the
+    same), and ``held``.
 
     Every model operation changes only the records its arguments name (and the reservation's
     parent availability), and the repo; ``delete_inactive_reservations`` changes many."""
     if action.name == "delete_inactive_reservations":
         return None
-    aids: set[str] = set()
-    rids: set[str] = set()
-    aid = getattr(action, "availability_id", None)
-    rid = getattr(action, "reservation_id", None)
-    if aid is not None:
-        aids.add(aid)
-    if rid is not None:
-        rids.add(rid)
-        owner = pre.reservations.get(rid)
-        if owner is not None:
-            aids.add(owner.availability_id)
-        owner = post.reservations.get(rid)
-        if owner is not None:
-            aids.add(owner.availability_id)
-    pre_availabilities, post_availabilities = pre.availabilities, post.availabilities
+    aids, rids = _touched(pre, post, action)
+    availabilities, reservations, ledgers = post.availabilities, post.reservations, post.availability_ledgers
+    availability_records, ledger_items = [], []
     for key in aids:
-        was, now = pre_availabilities.get(key), post_availabilities.get(key)
-        if was is None or now is None or getattr(was, "until", 0) != getattr(now, "until", 0):
-            for side in (pre, post):
-                ledger = side.availability_ledgers.get(key)
-                if ledger is not None:
-                    rids.update(ledger.reservations)
-    return resolved(post, Scope(tuple(sorted(aids)), tuple(sorted(rids))), held)
+        availability = availabilities.get(key)
+        if availability is not None:
+            availability_records.append(availability)
+        ledger = ledgers.get(key)
+        if ledger is not None:
+            ledger_items.append((key, ledger))
+    return _resolved(
+        availabilities=tuple(aids),
+        reservations=tuple(rids),
+        state=post,
+        availability_records=availability_records,
+        reservation_records=[found for key in rids if (found := reservations.get(key)) is not None],
+        availability_ledger_items=ledger_items,
+        holdings=held,
+    )
 
 
 def all_holdings(state: AnyState) -> dict[str, Holdings]:

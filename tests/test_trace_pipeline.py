@@ -11,11 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from trace_cases import BAD_INPUTS, CASES, HEAD, OLD, SCENARIOS, record, text_of
 
+from invariants.catalogue import Scope
+from invariants.state_invariants import resolved
 from model.state import Profile
 from oracle import pipeline
 from oracle.trace import TraceFormatError, TraceReport, check, check_lines, load_events
@@ -60,7 +63,7 @@ def _mix(tmp_path: Path, seed: int, events: int = 400) -> Path:
     from bench.bench_trace import generate
 
     path = tmp_path / f"mix{seed}.jsonl"
-    generate(str(path), events, seed)
+    generate(str(path), events, seed, mix="uniform")
     return path
 
 
@@ -289,6 +292,7 @@ def test_kept_holdings_equal_walked_holdings_after_every_step(profile: Profile, 
         action = random_action(rng, state, fresh)
         outcome = apply(state, action)
         post = outcome.state if isinstance(outcome, Accepted) else state
+        scope = None
         if post is not state:
             scope = pipeline.scope_of(state, post, action, held)
             if scope is None:
@@ -297,6 +301,11 @@ def test_kept_holdings_equal_walked_holdings_after_every_step(profile: Profile, 
                 pipeline.advance_holdings(held, state, post, scope)
                 moved += 1
         assert held == pipeline.all_holdings(post), action
+        if scope is not None:  # scope_of resolves its scope as state_invariants.resolved does (rule 5)
+            reference = resolved(post, Scope(scope.availabilities, scope.reservations), held)
+            assert attrs.astuple(scope, recurse=False) == attrs.astuple(reference, recurse=False)
+            assert list(scope.availabilities) == sorted(set(scope.availabilities))
+            assert list(scope.reservations) == sorted(set(scope.reservations))
         rich += any(h.bytes and h.collateral and h.latest for h in held.values())
         state = post
     assert moved > 100
