@@ -63,15 +63,20 @@ def _others_unchanged(
                 )
 
 
-def _missing(rule: str, key: str, *records: object) -> Iterator[Violation]:
-    """An accepted action whose record is absent before or after: reported, never a KeyError."""
+def _missing(rule: str, key: str, *records: object) -> tuple[Violation, ...]:
+    """An accepted action whose record is absent before or after: reported, never a KeyError.
+
+    This and ``_delta`` return a tuple, not a generator: ``yield from`` walks it the same, one
+    comparison made either way, without building a generator per clause of every checked step."""
     if any(record is None for record in records):
-        yield violation(rule=rule, entity=key, message=f"accepted although {key} is missing before or after")
+        return (violation(rule=rule, entity=key, message=f"accepted although {key} is missing before or after"),)
+    return ()
 
 
-def _delta(rule: str, entity: str, what: str, expected: int, observed: int) -> Iterator[Violation]:
+def _delta(rule: str, entity: str, what: str, expected: int, observed: int) -> tuple[Violation, ...]:
     if expected != observed:
-        yield violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed)
+        return (violation(rule=rule, entity=entity, message=what, expected=expected, observed=observed),)
+    return ()
 
 
 def delete_returns_remaining_bytes(

@@ -213,7 +213,7 @@ def apply(state: AnyState, action: Action, operations: OperationTable | None = N
     operation = table.get(type(action))
     if operation is None:
         return UnsupportedOperation(profile=state.profile.value, operation=type(action).__name__)
-    result = operation(state, **action.arguments())
+    result = operation(state, **arguments(action))
     if isinstance(result, Rejection):
         return result
     if action.query:

@@ -163,13 +163,22 @@ def advance_holdings(held: dict[str, Holdings], pre: AnyState, post: AnyState, s
     operations whose scope is ``scope`` (rule 6): only the scope's availabilities can have moved,
     and in each only the entries of the scope's reservations (``scope_of`` puts every reservation
     of an availability in the scope when it appears, goes or moves its ``until``). A new
-    availability is walked; the largest ``valid_until`` is walked again only when it left."""
+    availability is walked; the largest ``valid_until`` is walked again only when it left. An
+    availability whose ledger is the very same object, in a step that left the reservation ledgers
+    alone and no scope reservation appear or go, keeps its holdings as they are (what the sums
+    below would give back)."""
+    same_ledgers = pre.reservation_ledgers is post.reservation_ledgers
+    if same_ledgers:
+        pre_reservations, post_reservations = pre.reservations, post.reservations
+        same_ledgers = all((rid in pre_reservations) == (rid in post_reservations) for rid in scope.reservations)
     for aid in scope.availabilities:
         after = post.availability_ledgers.get(aid)
         if after is None:
             held.pop(aid, None)
             continue
         before = pre.availability_ledgers.get(aid)
+        if before is after and same_ledgers and aid in held:
+            continue
         old = held.get(aid)
         if before is None or old is None:
             held[aid] = holdings(post, aid)
@@ -274,10 +283,12 @@ class Rules:
                     advance_holdings(held, state, after, scope)
                     for aid in scope.availabilities:
                         now, was = after.availabilities.get(aid), state.availabilities.get(aid)
-                        sums[0] += (0 if now is None else free_bytes(now)) - (0 if was is None else free_bytes(was))
+                        if now is not was:
+                            sums[0] += (0 if now is None else free_bytes(now)) - (0 if was is None else free_bytes(was))
                     for rid in scope.reservations:
                         now, was = after.reservations.get(rid), state.reservations.get(rid)
-                        sums[1] += (0 if now is None else now.size) - (0 if was is None else was.size)
+                        if now is not was:
+                            sums[1] += (0 if now is None else now.size) - (0 if was is None else was.size)
                     for check_local in local_for[action.name]:
                         violations.extend(check_local(after, scope))
                     if after.repo is not state.repo:

@@ -657,12 +657,11 @@ def _violation(v: Found) -> dict[str, Any]:
 def _record_differences(part: str, recorded: dict[str, Any], model: Any, found: list[Difference]) -> None:
     for key, record in recorded.items():
         entity = model.get(key)
-        where = f"{part}[{key}]"
         if record is None or entity is None:
             if (record is None) != (entity is None):
                 found.append(
                     Difference(
-                        field=where,
+                        field=f"{part}[{key}]",
                         recorded="absent" if record is None else "present",
                         model="absent" if entity is None else "present",
                     )
@@ -671,7 +670,7 @@ def _record_differences(part: str, recorded: dict[str, Any], model: Any, found: 
         for field, value in record.items():
             mine = getattr(entity, field)
             if mine != value:
-                found.append(Difference(field=f"{where}.{field}", recorded=value, model=mine))
+                found.append(Difference(field=f"{part}[{key}].{field}", recorded=value, model=mine))
 
 
 def state_differences(recorded: Mapping[str, Any], state: AnyState) -> list[Difference]:
@@ -685,7 +684,8 @@ def state_differences(recorded: Mapping[str, Any], state: AnyState) -> list[Diff
                     found.append(Difference(field=f"repo.{field}", recorded=number, model=mine))
         else:
             _record_differences(part, value, getattr(state, part), found)
-    found.sort(key=lambda d: d.field)
+    if len(found) > 1:
+        found.sort(key=lambda d: d.field)
     return found
 
 
