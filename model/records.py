@@ -146,16 +146,17 @@ def _generated(cls: type) -> Callable[..., Any]:
         "        _put(new, name, value)" if plain_setattr else "        _fields[name](new, value)",
     ]
     checks = {f.name: (f.validator, f) for f in fields if f.validator is not None}
-    tail = [
-        "        if len(changes) == 1:",
-        "            for name, value in changes.items():",
-        "                found = _checks.get(name)",
-        "                if found is not None:",
+    tail = [  # validators are pure shape checks: on a failure, run them again in field order
+        "        for name, value in changes.items():",
+        "            found = _checks.get(name)",
+        "            if found is not None:",
+        "                try:",
         "                    found[0](new, found[1], value)",
-        "        else:",
-        "            for name, (check, field) in _checks.items():",
-        "                if name in changes:",
-        "                    check(new, field, changes[name])",
+        "                except Exception:",
+        "                    for name, (check, field) in _checks.items():",
+        "                        if name in changes:",
+        "                            check(new, field, changes[name])",
+        "                    raise",
     ]
     setters = {f.name: getattr(cls, f.name).__set__ for f in fields}  # a slot's own setter
     extra = {"_fields": setters, "_checks": checks, "_put": setattr}

@@ -98,6 +98,11 @@ def test_a_changed_field_is_validated_and_an_unchanged_one_kept() -> None:
         records.evolve(sample, until=2**63)
     with pytest.raises(TypeError):
         records.evolve(sample, nonsense=1)
+    for changes in ({"until": 2**63, "free_size": -1}, {"free_size": -1, "until": 2**63}):
+        with pytest.raises(ValueError, match="free_size"):  # the first failing field in field order
+            attrs.evolve(sample, **changes)
+        with pytest.raises(ValueError, match="free_size"):
+            records.evolve(sample, **changes)
     before = attrs.validators.get_disabled()
     attrs.validators.set_disabled(True)
     try:
