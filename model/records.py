@@ -7,13 +7,15 @@ Rules:
 2. For a *plain* record class (attrs, slotted, with fields, every field a slot of its own name, no converter,
    no ``__attrs_post_init__``, no cached hash) the copy is made by one function generated per
    class: it sets every slot, the changed ones from ``changes``, then runs the validators of the
-   changed fields only, in field order. The unchanged fields already passed their validators when
-   the record was built (validators check a field's own shape, never another field: model/numbers.py),
-   so the result is the one ``__init__`` would give. A record built while validators were disabled
-   (the symbolic engine, which runs with them off throughout) keeps its unchanged fields unchecked.
+   changed fields only (in the order given; when one fails, all of them again in field order, so
+   the error raised is the one ``__init__`` would raise first). The unchanged fields already
+   passed their validators when the record was built (validators check a field's own shape, never
+   another field: model/numbers.py), so the result is the one ``__init__`` would give. A record
+   built while validators were disabled (the symbolic engine, which runs with them off throughout)
+   keeps its unchanged fields unchecked.
 3. Any other class is copied through its ``__init__``, as ``attrs.evolve`` does.
-4. The generated functions, builder classes and field names are made once per class and kept; this is the only
-   state of the module (a cache of a pure function of the class).
+4. The generated functions, builder classes and field names are made once per class and kept;
+   this is the only state of the module (a cache of a pure function of the class).
 5. ``arguments(record)`` is ``attrs.asdict(record, recurse=False)``, by one generated function per
    class, kept like the copiers.
 
@@ -23,8 +25,8 @@ Rules:
    one call each. Where CPython allows it, the generated code instead fills in an instance of
    ``builder(cls)``, a subclass that adds no field and assigns attributes plainly, and then makes
    it a ``cls`` by assigning ``__class__`` (allowed because the two layouts are the same): the very
-   same object results, of type ``cls``, in a third to a half of the time. A class that cannot have
-   such a builder keeps the descriptor path.
+   same object results, of type ``cls``, with half to two thirds of the instructions. A class that
+   cannot have such a builder keeps the descriptor path.
 
 Mirrors: nothing in nim-codex; the model's hot path (docs/performance.md, trace checking).
 """
@@ -43,7 +45,6 @@ T = TypeVar("T")
 _NAMES: dict[type, tuple[str, ...]] = {}
 _COPIERS: dict[type, Callable[..., Any]] = {}
 _BUILDERS: dict[type, type | None] = {}
-_UNSET = object()
 _SETTER = re.compile(r"^(\s*)_set(\d+)\(new, (.+)\)$")
 
 
@@ -135,7 +136,7 @@ def _compiled(
 def _generated(cls: type) -> Callable[..., Any]:
     """The copier ``copy(record, changes)`` of a plain record class (rule 2): every field copied
     from ``record``, then the changed ones set (an unknown name is a ``TypeError``, as from
-    ``__init__``), then the validators of the changed fields run, in field order."""
+    ``__init__``), then the validators of the changed fields run (rule 2)."""
     fields = attrs.fields(cls)
     plain_setattr = builder(cls) is not None
     body = [f"    _set{index}(new, record.{field.name})" for index, field in enumerate(fields)]
