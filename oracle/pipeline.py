@@ -81,6 +81,10 @@ class Step(NamedTuple):
     post: Any
 
 
+#: ``Step(*fields)`` without the generated ``__new__``'s Python frame: one per stepped event.
+_step = tuple.__new__
+
+
 @attrs.frozen
 class Verdict:
     """What one chunk's checks found: the index of its first failing event (None: none), that
@@ -434,7 +438,7 @@ def run(
                 continue
             outcome = apply(state, event.action, table)
             after = outcome.state if type(outcome) is Accepted else state
-            steps.append(Step(index, event, state, outcome, after))
+            steps.append(_step(Step, (index, event, state, outcome, after)))
             state = after
             if len(steps) >= chunk:
                 pool.submit(steps)
