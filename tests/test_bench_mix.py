@@ -77,5 +77,5 @@ def test_an_unknown_mix_is_refused(tmp_path: Path) -> None:
 def test_the_benchmark_runs_end_to_end_on_a_short_trace(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--events", "400", "--mix", "lifecycle", "--workers", "0"]) == 0
     out = capsys.readouterr().out
-    for part in ("== lifecycle mix", "ratio (b)/(a)", "(c) model apply only"):
+    for part in ("== lifecycle mix", "ratio (b)/(a)", "median ratio of 3 pairs", "(c) model apply only"):
         assert part in out
