@@ -269,9 +269,13 @@ class _SyncOfAsync:
         return taken
 
     def close(self) -> None:
-        """Close the private loop (the lockstep machine calls ``close`` at the end of a test case)."""
+        """Close the private loop and the implementation, if it has ``close`` (the lockstep machine
+        calls ``close`` at the end of a test case)."""
         if not self._loop.is_closed():
             self._loop.close()
+        close = getattr(self.impl, "close", None)
+        if callable(close):
+            close()
 
 
 def run_async(impl: AsyncImplementation) -> Implementation:

@@ -34,6 +34,8 @@ from typing import Any
 import attrs
 import plyvel
 
+from oracle.faults import SimulatedCrash
+
 RESERVATIONS_PREFIX = "/meta/sales/reservations"
 QUOTA_KEY = "/meta/quota/used"
 
@@ -49,7 +51,7 @@ class DatastoreError(Exception):
     """A datastore read or write failed (nim-codex: the datastore returned a failure)."""
 
 
-class Crashed(BaseException):
+class Crashed(SimulatedCrash):
     """The process died at a write point (rule 4)."""
 
 

@@ -32,7 +32,16 @@ from typing import Any
 from model.state import Profile
 from oracle.interface import Observed, Ok, Rejected, Snapshot
 from persistent.chronicles import Log
-from persistent.datastore import RESERVATIONS_PREFIX, Datastore, DatastoreError, QuotaConflict, Txn, WriteMode, depth
+from persistent.datastore import (
+    RESERVATIONS_PREFIX,
+    Datastore,
+    DatastoreError,
+    FaultPlan,
+    QuotaConflict,
+    Txn,
+    WriteMode,
+    depth,
+)
 from persistent.reservations import Failure, Repo, Reservations, availability_of, check_ranges, reservation_of
 
 #: nim-codex HEAD's default ``quotaMaxBytes`` (20 GiB), spec §1.4.
@@ -58,6 +67,14 @@ class Node:
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self.settings: dict[str, Any] = {
+            "mode": mode,
+            "quota_max_bytes": quota_max_bytes,
+            "lock": lock,
+            "scheduler": scheduler,
+            "log_path": log_path,
+            "id_seed": None if id_seed is None else id_seed + 1,
+        }
         self.mode = WriteMode(mode)
         self.name = f"persistent-{self.mode.value}" + ("" if lock else "-unlocked")
         self.store = Datastore(self.path / "meta", self.mode)
@@ -269,6 +286,28 @@ class Node:
     async def availability(self, availability_id: str) -> dict[str, Any] | None:
         """One stored availability's fields, or None (the REST front reads it for its messages)."""
         return self.records()[0].get(availability_id)
+
+    # -- fault injection (oracle/faults.py's Faultable) ----------------------------------------------
+
+    def arm(
+        self, *, fail_write: int | None = None, crash_before_write: int | None = None, fail_read: int | None = None
+    ) -> None:
+        """Count this node's datastore accesses afresh; fail or crash at the numbered one."""
+        self.store.arm(FaultPlan(fail_write=fail_write, crash_before_write=crash_before_write, fail_read=fail_read))
+
+    def write_labels(self) -> list[str]:
+        """The write points reached since ``arm``, labelled (a failed one ends in ``(failed)``)."""
+        return list(self.store.writes)
+
+    def reads(self) -> int:
+        """The read points reached since ``arm``."""
+        return self.store.reads
+
+    def reopen(self) -> Node:
+        """The node restarted after a crash: the process state is gone, the directory is opened again
+        (rule 1). Ids drawn after the restart come from a new seed, as a new process's would."""
+        self.close()
+        return Node(self.path, **self.settings)
 
     def close(self) -> None:
         self.store.close()

@@ -602,7 +602,12 @@ class Reservations:
     async def delete_inactive(self, txn_of: Callable[[], Txn], active: Iterable[tuple[str, int]]) -> None:
         """``deleteInactiveReservations``: delete every reservation whose slot is not active; errors are logged."""
         slots = set(active)
-        for r in await self.all_reservations(txn_of()):
+        try:
+            reservations = await self.all_reservations(txn_of())
+        except DatastoreError as error:  # HEAD logs and returns early when listing fails (§2.10)
+            self.log.failed("Error retrieving reservations", error=str(error))
+            return
+        for r in reservations:
             if (r["request_id"], r["slot_index"]) in slots:
                 continue
             txn = txn_of()
