@@ -125,8 +125,11 @@ class Datastore:
         raw = self.committed(QUOTA_KEY)
         if raw is None:
             return 0, 0
-        record = json.loads(raw)
-        return int(record["used"]), int(record["reserved"])
+        try:
+            record = json.loads(raw)
+            return int(record["used"]), int(record["reserved"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise DatastoreError(f"the quota record at {QUOTA_KEY} is not {{used, reserved}}: {error!r}") from None
 
     def keys(self) -> Iterator[str]:
         """Every committed key (for tests and the crash harness)."""
@@ -140,6 +143,14 @@ class Datastore:
     def close(self) -> None:
         if not self.db.closed:
             self.db.close()
+
+
+def _decode(key: str, raw: bytes) -> Any:
+    """A stored JSON value; one that is not JSON is a failed read naming its key."""
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise DatastoreError(f"the value at {key} is not JSON: {error}") from None
 
 
 def _quota_record(used: int, reserved: int) -> bytes:
@@ -167,14 +178,14 @@ class Txn:
         """The decoded JSON at ``key``, or None when absent."""
         self.store.read_point(key)
         raw = self.staged[key] if key in self.staged else self.store.committed(key)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else _decode(key, raw)
 
     def query(self, prefix: str) -> list[tuple[str, Any]]:
         """Every (key, JSON value) under ``prefix/``, in key order (this operation's writes included)."""
         self.store.read_point(prefix)
         found: dict[str, bytes | None] = dict(self.store.committed_under(prefix))
         found.update({k: v for k, v in self.staged.items() if k.startswith(prefix + "/")})
-        return [(key, json.loads(value)) for key, value in sorted(found.items()) if value is not None]
+        return [(key, _decode(key, value)) for key, value in sorted(found.items()) if value is not None]
 
     def usage(self) -> tuple[int, int]:
         """(used, reserved) as this operation sees them."""

@@ -49,6 +49,10 @@ DEFAULT_QUOTA = 20 * 1024**3
 U64 = 2**64 - 1
 
 
+class NodeError(Exception):
+    """The node cannot start: its data directory is unusable (rule 1)."""
+
+
 class Node:
     """The persistent implementation (module rules)."""
 
@@ -66,7 +70,6 @@ class Node:
         id_seed: int | None = None,
     ) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.settings: dict[str, Any] = {
             "mode": mode,
             "quota_max_bytes": quota_max_bytes,
@@ -77,7 +80,11 @@ class Node:
         }
         self.mode = WriteMode(mode)
         self.name = f"persistent-{self.mode.value}" + ("" if lock else "-unlocked")
-        self.store = Datastore(self.path / "meta", self.mode)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.store = Datastore(self.path / "meta", self.mode)
+        except Exception as error:  # OSError, plyvel.Error: not a directory, not a LevelDB store, locked
+            raise NodeError(f"{self.path}: cannot open the node's LevelDB store: {error}") from None
         self.log = Log(log_path)
         self.repo = Repo(quota_max_bytes, self.log)
         point: Callable[[str], Awaitable[None]] | None = None if scheduler is None else scheduler.point
@@ -259,13 +266,16 @@ class Node:
         rows = self.store.committed_under(RESERVATIONS_PREFIX)
         availabilities, reservations = {}, {}
         for key, raw in sorted(rows.items()):
-            value = json.loads(raw)
-            if depth(key) == 4:
-                a = availability_of(value)
-                availabilities[a["id"]] = a
-            elif depth(key) == 5:
-                r = reservation_of(value)
-                reservations[r["id"]] = r
+            try:
+                value = json.loads(raw)
+                if depth(key) == 4:
+                    a = availability_of(value)
+                    availabilities[a["id"]] = a
+                elif depth(key) == 5:
+                    r = reservation_of(value)
+                    reservations[r["id"]] = r
+            except (ValueError, KeyError, TypeError) as error:
+                raise CorruptStore(f"{self.path}: the record at {key} is not a valid {_kind(key)}: {error!r}") from None
         return availabilities, reservations
 
     async def snapshot(self) -> Snapshot:
@@ -312,6 +322,14 @@ class Node:
     def close(self) -> None:
         self.store.close()
         self.log.close()
+
+
+class CorruptStore(DatastoreError):
+    """A stored record that is not the JSON nim-codex writes (names the key and what is wrong)."""
+
+
+def _kind(key: str) -> str:
+    return {4: "Availability", 5: "Reservation"}.get(depth(key), "record")
 
 
 def _without_id(record: dict[str, Any]) -> dict[str, Any]:

@@ -104,7 +104,8 @@ def test_faithful_mode_shows_nim_codex_crash_windows(tmp_path: Path, name: str) 
         assert windows == [("before write 2 (delete reservation)", -30), ("before write 4 (delete reservation)", -30)]
     else:
         assert windows == ([EXPECTED_WINDOWS[name]] if name in EXPECTED_WINDOWS else [])
-    assert crashes[0].gap == 0 and crashes[-1].gap == 0  # before anything, and after everything
+    assert crashes[0].gap == 0
+    assert crashes[-1].gap == 0
 
 
 def test_a_node_without_the_reservation_rollback_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,7 +119,8 @@ def test_a_node_without_the_reservation_rollback_is_caught(tmp_path: Path, monke
     diverged = [f for f in faults if f.verdict is Verdict.DIVERGED]
     assert [f.point for f in diverged] == ["write 2 (availability)", "read 2"]  # updating A failed either way
     [(field, expected, seen)] = diverged[0].differences  # the reservation stayed behind
-    assert field.startswith("reservations[impl:0x") and (expected, seen) == ("absent", "present")
+    assert field.startswith("reservations[impl:0x")
+    assert (expected, seen) == ("absent", "present")
 
 
 def test_a_non_atomic_batch_is_caught_by_the_crash_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,9 +189,7 @@ def test_the_identity_gap() -> None:
 
 
 def test_a_setup_that_diverges_is_an_error_not_a_finding(tmp_path: Path) -> None:
-    bad = Scenario(
-        "bad", (UpdateAvailability(availability_id="a1", total_size=10),), SCENARIOS["store_block"].action
-    )
+    bad = Scenario("bad", (UpdateAvailability(availability_id="a1", total_size=10),), SCENARIOS["store_block"].action)
 
     def build(directory: Path) -> Node:
         node = Node(directory, quota_max_bytes=512, id_seed=1)
