@@ -253,9 +253,7 @@ def _skipping_one(pre: AnyState, action: DeleteInactiveReservations) -> list[Any
     return [*states, pre]  # listing the reservations failed: nothing deleted (HEAD returns early)
 
 
-def known_path(
-    pre: Any, action: Action, observed: Observed, differences: Sequence[tuple[str, Any, Any]]
-) -> str | None:
+def known_path(pre: Any, action: Action, observed: Observed, differences: Sequence[tuple[str, Any, Any]]) -> str | None:
     """The §2.12 item whose exact signature ``differences`` are (rule 3), or None; ``pre`` is the
     codex-head state the operation started from (the items are HEAD's)."""
     if not differences or (isinstance(observed, Ok) and not isinstance(action, DeleteInactiveReservations)):
