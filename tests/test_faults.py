@@ -19,12 +19,12 @@ from oracle.faults import (
     fault_sweep,
     identity_gap,
     known_path,
-    render_table,
 )
 from oracle.interface import Rejected, Snapshot
 from persistent import datastore
+from persistent import findings as findings_module
 from persistent.datastore import WriteMode
-from persistent.findings import BEGIN, END, factory, findings, main, splice
+from persistent.findings import BEGIN, END, SECTIONS, factory, generated, main, splice
 from persistent.node import Node
 from persistent.reservations import Reservations
 
@@ -206,19 +206,24 @@ def test_a_setup_that_diverges_is_an_error_not_a_finding(tmp_path: Path) -> None
         fault_sweep(build, tmp_path, bad)
 
 
-def test_committed_findings_match_a_fresh_run() -> None:
-    """docs/findings.md holds the table a fresh run gives (``python -m persistent.findings --write``)."""
+@pytest.mark.parametrize("section", SECTIONS)
+def test_committed_findings_match_a_fresh_run(section: str) -> None:
+    """docs/findings.md holds what a fresh run gives (``python -m persistent.findings --write``)."""
     document = (ROOT / "docs" / "findings.md").read_text()
-    assert splice(document, render_table(findings())) == document
+    assert splice(document, generated(section), section) == document
 
 
-def test_findings_cli_check_and_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_findings_cli_check_and_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(findings_module, "generated", lambda name: f"fresh {name}\n")  # the CLI, not the runs
     stale = tmp_path / "f.md"
-    stale.write_text(f"# F\n{BEGIN}\nold\n{END}\ntail\n")
+    blocks = "".join(f"<!-- {name}:begin -->\nold\n<!-- {name}:end -->\n" for name in SECTIONS[1:])
+    stale.write_text(f"# F\n{BEGIN}\nold\n{END}\n{blocks}tail\n")
     assert main(["--check", str(stale)]) == 1
     assert main(["--write", str(stale)]) == 0
     assert main(["--check", str(stale)]) == 0
-    assert stale.read_text().endswith(f"{END}\ntail\n")
+    assert stale.read_text().endswith("<!-- patch-race:end -->\ntail\n")
     missing = tmp_path / "none.md"
     missing.write_text("no markers")
     assert main(["--check", str(missing)]) == 2
