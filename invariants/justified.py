@@ -114,6 +114,12 @@ def _justified(pre: AnyState, action: Action, error: errors.Rejection) -> bool:
             return _total_underflow(pre, error)
         case errors.TotalSizeZero():
             return getattr(action, "total_size", None) == 0
+        case errors.DurationZero():
+            return getattr(action, "duration", None) == 0
+        case errors.MinPricePerBytePerSecondZero():
+            return getattr(action, "min_price_per_byte_per_second", None) == 0
+        case errors.TotalCollateralZero():
+            return getattr(action, "total_collateral", None) == 0
         case errors.FreeSizeNotUpdatable():
             return getattr(action, "free_size", None) is not None
         case errors.UnsupportedOperation():

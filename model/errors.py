@@ -155,6 +155,27 @@ class TotalSizeZero(Rejection):
 
 
 @attrs.frozen(kw_only=True)
+class DurationZero(Rejection):
+    """POST ``duration == 0``: REST 422 "duration must be larger then zero" (nim-codex f1440993)."""
+
+    availability_id: str
+
+
+@attrs.frozen(kw_only=True)
+class MinPricePerBytePerSecondZero(Rejection):
+    """POST ``minPricePerBytePerSecond == 0``: REST 422 "minPricePerBytePerSecond must be larger then zero"."""
+
+    availability_id: str
+
+
+@attrs.frozen(kw_only=True)
+class TotalCollateralZero(Rejection):
+    """POST ``totalCollateral == 0``: REST 422 "totalCollateral must be larger then zero"."""
+
+    availability_id: str
+
+
+@attrs.frozen(kw_only=True)
 class TotalSizeBelowUsed(Rejection):
     """PATCH ``totalSize < totalSize - freeSize``: REST 422 "New totalSize must be larger ..."."""
 

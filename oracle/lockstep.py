@@ -43,13 +43,19 @@ Rules:
    A machine minimises each program once and reuses a core it found before when that core lies
    within the new program and is still 1-minimal for it (Hypothesis's shrinker, when on, tries
    many programs holding the same core).
+9. ``operations`` (names of ``oracle.interface.OPERATION_NAMES``) restricts the machine to the rules
+   whose every operation is among them (``RULE_OPERATIONS``); the other rules are removed, so a
+   real node that serves only part of the set (the REST API: POST and PATCH) can be driven.
+   ``model_operations`` is the model's operation table (default: the profile's); with one given,
+   replays use it too, and a rule's expected outcome is not asserted: the rules aim at the
+   Reservations procedures' rejections, which another front (REST's checks) may pre-empt.
 
 Mirrors: codex-sales-spec §2 (operations and guards), §1.4 (repo counters), §6 (invariants).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +64,14 @@ import immutables
 from hypothesis.stateful import RuleBasedStateMachine
 
 from invariants import INVARIANTS, Violation, rule, rules_for
-from model.actions import OPERATIONS, Accepted, Action, Outcome, apply
+from model.actions import OPERATIONS, Accepted, Action, OperationTable, Outcome, apply
 from model.entities import Availability535, AvailabilityHead, Reservation535, ReservationHead
 from model.quota import RepoQuota
 from model.state import AnyState, Profile, ReservationsState, initial_state
 from oracle.adapters import record_fields
 from oracle.interface import (
     CREATES,
+    OPERATION_NAMES,
     IdConflict,
     IdMap,
     Implementation,
@@ -99,6 +106,32 @@ LOCKSTEP_RULES: dict[str, tuple[str, str]] = {
 }
 
 FREE = {Profile.CODEX_535: "size", Profile.CODEX_HEAD: "free_size"}
+
+#: The operations each rule of ``stateful_tests.machines.reservations_machine`` may call (rule 9).
+RULE_OPERATIONS: Mapping[str, frozenset[str]] = {
+    "create_availability": frozenset({"create_availability"}),
+    "create_availability_refused": frozenset({"create_availability"}),
+    "update_availability": frozenset({"update_availability"}),
+    "update_availability_refused": frozenset({"update_availability"}),
+    "update_until_before_reservation_refused": frozenset({"update_availability"}),
+    "create_reservation": frozenset({"create_reservation"}),
+    "create_reservation_refused": frozenset({"create_reservation"}),
+    "create_reservation_reused_id_refused": frozenset({"create_reservation"}),
+    "create_reservation_after_until": frozenset({"create_reservation"}),
+    "create_reservation_over_collateral_refused": frozenset({"create_reservation"}),
+    "release_bytes": frozenset({"release_bytes"}),
+    "release_bytes_too_many_refused": frozenset({"release_bytes"}),
+    "return_bytes_to_availability": frozenset({"release_bytes", "return_bytes_to_availability"}),
+    "return_bytes_underflow_refused": frozenset({"return_bytes_to_availability"}),
+    "return_bytes_unsupported_refused": frozenset({"return_bytes_to_availability"}),
+    "delete_reservation": frozenset({"delete_reservation"}),
+    "delete_missing_reservation": frozenset({"delete_reservation"}),
+    "delete_returned_reservation": frozenset({"delete_reservation"}),
+    "find_availability": frozenset({"find_availability"}),
+    "store_block": frozenset({"store_block"}),
+    "expire_block": frozenset({"expire_block"}),
+    "restart": frozenset({"delete_inactive_reservations"}),
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -395,6 +428,7 @@ def replay(
     *,
     compare_fields: bool = False,
     quota_max_bytes: int = s.QUOTA,
+    model_operations: OperationTable | None = None,
 ) -> Replay:
     """``program`` (model ids) run on a fresh model and a fresh ``implementation_factory()``
     through ``Lockstep`` as the machine runs it (rules 2-5, 8), stopping at the first mismatch."""
@@ -405,7 +439,7 @@ def replay(
     try:
         for index, action in enumerate(program):
             try:
-                outcome = apply(state, action)
+                outcome = apply(state, action, model_operations)
             except Exception:  # a model bug is the model machine's to report, not a divergence
                 ran = index + 1
                 break
@@ -435,6 +469,7 @@ def minimise_divergence(
     compare_fields: bool = False,
     quota_max_bytes: int = s.QUOTA,
     known: Sequence[Replay] = (),
+    model_operations: OperationTable | None = None,
 ) -> Replay:
     """The replay of a 1-minimal subsequence of ``program`` diverging the same way as ``program``
     does (rule 8); the replay of ``program`` itself if it does not diverge when replayed. A
@@ -447,6 +482,7 @@ def minimise_divergence(
             candidate,
             compare_fields=compare_fields,
             quota_max_bytes=quota_max_bytes,
+            model_operations=model_operations,
         )
 
     original = run(program)
@@ -523,9 +559,14 @@ def lockstep_machine(
     report_dir: Path | None = None,
     quota_max_bytes: int = s.QUOTA,
     minimise: bool = True,
+    operations: Collection[str] | None = None,
+    model_operations: OperationTable | None = None,
 ) -> type[RuleBasedStateMachine]:
     """A machine running the model and ``implementation_factory()`` side by side (module rules)."""
-    base: Any = reservations_machine(profile)
+    unknown = sorted(set(operations or ()) - set(OPERATION_NAMES))
+    if unknown:
+        raise ValueError(f"unknown operations {unknown}; known: {list(OPERATION_NAMES)}")
+    base: Any = reservations_machine(profile, operations=model_operations)
     options: dict[str, Any] = {"compare_fields": compare_fields, "quota_max_bytes": quota_max_bytes}
     # Hypothesis replays a failing example at least once more, and its shrinker tries many programs
     # holding the same core: minimise each program once, and reuse a core found before.
@@ -535,7 +576,9 @@ def lockstep_machine(
     def shrunk(program: tuple[Action, ...], mismatch: Mismatch) -> Replay:
         key = (program, mismatch.rule, mismatch.fields)
         if key not in minimised:
-            found = minimise_divergence(implementation_factory, profile, program, known=cores, **options)
+            found = minimise_divergence(
+                implementation_factory, profile, program, known=cores, model_operations=model_operations, **options
+            )
             if found.mismatch is not None and all(found is not core for core in cores):
                 cores.append(found)
             minimised[key] = found
@@ -558,7 +601,7 @@ def lockstep_machine(
 
         def step(self, action: Action, expect: set[str] | None = None) -> Outcome:
             pre = self.state
-            outcome: Outcome = super().step(action, expect)
+            outcome: Outcome = super().step(action, expect if model_operations is None else None)
             mismatch = self.run.check(pre, action, outcome, self.state)
             if mismatch is not None:
                 self._diverge(mismatch)
@@ -585,10 +628,26 @@ def lockstep_machine(
                     cx = attrs.evolve(cx, notes=(*cx.notes, f"reports not written: {type(exc).__name__}: {exc}"))
             raise Divergence(cx, written, program)
 
+    if operations is not None:
+        for rule_name in _rules_outside(base, frozenset(operations)):
+            setattr(LockstepMachine, rule_name, _removed_rule)
+
     name = "LockstepHead" if profile is Profile.CODEX_HEAD else "Lockstep535"
     LockstepMachine.__name__ = LockstepMachine.__qualname__ = name
     machine: type[RuleBasedStateMachine] = LockstepMachine
     return machine
+
+
+def _rules_outside(machine: type, allowed: frozenset[str]) -> list[str]:
+    """The rules of ``machine`` that call an operation outside ``allowed`` (rule 9); a rule missing
+    from ``RULE_OPERATIONS`` counts as calling every operation."""
+    rules = [name for name in dir(machine) if hasattr(getattr(machine, name), "hypothesis_stateful_rule")]
+    everything = frozenset(OPERATION_NAMES)
+    return [name for name in rules if not RULE_OPERATIONS.get(name, everything) <= allowed]
+
+
+def _removed_rule(self: Any, *args: Any, **kwargs: Any) -> None:  # a plain method: no longer a rule (rule 9)
+    return None
 
 
 def benchmark(examples: int = 50, steps: int = 40, profile: Profile = Profile.CODEX_HEAD) -> tuple[int, float]:
