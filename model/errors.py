@@ -149,7 +149,7 @@ class FreeSizeNotUpdatable(Rejection):
 
 @attrs.frozen(kw_only=True)
 class TotalSizeZero(Rejection):
-    """PATCH ``totalSize == 0``: REST 422 "Total size must be larger then zero"."""
+    """POST or PATCH ``totalSize == 0``: REST 422 "Total size must be larger then zero"."""
 
     availability_id: str
 
