@@ -119,6 +119,7 @@ RULE_OPERATIONS: Mapping[str, frozenset[str]] = {
     "create_reservation_reused_id_refused": frozenset({"create_reservation"}),
     "create_reservation_after_until": frozenset({"create_reservation"}),
     "create_reservation_over_collateral_refused": frozenset({"create_reservation"}),
+    "create_reservation_taking_collateral": frozenset({"create_reservation"}),
     "release_bytes": frozenset({"release_bytes"}),
     "release_bytes_too_many_refused": frozenset({"release_bytes"}),
     "return_bytes_to_availability": frozenset({"release_bytes", "return_bytes_to_availability"}),

@@ -409,6 +409,24 @@ def reservations_machine(
                 outcome = self.step(_reservation(profile, handle, 0), {"UntilOutOfBounds"} if until > 0 else {ACCEPTED})
                 return self.remember(outcome, handle)
 
+            @rule(
+                target=reservations,
+                availability_id=availabilities,
+                share=s.shares,
+                valid_until=s.times,
+                request_id=s.request_ids,
+            )
+            def create_reservation_taking_collateral(
+                self, availability_id: str, share: int, valid_until: int, request_id: str
+            ) -> Any:
+                """A slot that takes the most collateral per byte the availability can give, so that live
+                reservations holding collateral (and deletes returning it) are common, not rare."""
+                a = self.availability(availability_id)
+                slot_size = max(1, s.share_of(a.free_size, share))
+                per_byte = min(a.total_remaining_collateral // slot_size, s.U256_MAX)
+                handle = self._handle(availability_id, slot_size, request_id, valid_until, per_byte)
+                return self.remember(self.step(_reservation(profile, handle, per_byte)), handle)
+
             @rule(availability_id=availabilities, share=s.shares)
             def create_reservation_over_collateral_refused(self, availability_id: str, share: int) -> None:
                 a = self.availability(availability_id)
