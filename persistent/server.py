@@ -28,7 +28,7 @@ from types import TracebackType
 import uvicorn
 
 from persistent.http import make_app
-from persistent.node import DEFAULT_QUOTA, Node
+from persistent.node import DEFAULT_QUOTA, Node, NodeError
 
 HOST = "127.0.0.1"
 
@@ -97,8 +97,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1 (0: the OS chooses)")
     parser.add_argument("--mode", choices=["atomic", "faithful"], default="atomic", help="datastore write mode")
     parser.add_argument("--quota", type=int, default=DEFAULT_QUOTA, help="quotaMaxBytes of the repo")
+    parser.add_argument("--log", help="append the node's chronicles JSON log here (for `sales-model logs check`)")
     args = parser.parse_args(argv)
-    node = Node(args.data, mode=args.mode, quota_max_bytes=args.quota)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0..65535, got {args.port}")
+    if args.quota < 0:
+        parser.error(f"--quota must be a number of bytes >= 0, got {args.quota}")
+    try:
+        node = Node(args.data, mode=args.mode, quota_max_bytes=args.quota, log_path=args.log)
+    except (NodeError, OSError) as error:
+        parser.exit(2, f"python -m persistent.server: {error}\n")
     config = uvicorn.Config(make_app(node), host=HOST, port=args.port, lifespan="off")
     try:
         uvicorn.Server(config).run()

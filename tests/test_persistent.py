@@ -63,7 +63,22 @@ def test_lockstep_catches_a_node_that_releases_too_little(tmp_path: Path, monkey
     machine = lockstep_machine(
         _factory(tmp_path, WriteMode.ATOMIC), Profile.CODEX_HEAD, compare_fields=True, minimise=False
     )
-    with pytest.raises(Divergence, match=r"reservations\[r\d+\]\.size|repo\.reserved"):
+    with pytest.raises(Divergence, match=r"`release_bytes` \(step \d+\)"):
+        run_state_machine_as_test(machine, settings=SETTINGS)
+
+
+def test_lockstep_catches_a_node_that_keeps_the_collateral(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deleteReservation that drops the collateral it was given back (the §3.3 leak, made a bug)."""
+    original = Reservations.delete_reservation
+
+    async def forgetful(self: Reservations, txn: Any, **kwargs: Any) -> None:
+        await original(self, txn, **{**kwargs, "returned_collateral": None})
+
+    monkeypatch.setattr(Reservations, "delete_reservation", forgetful)
+    machine = lockstep_machine(
+        _factory(tmp_path, WriteMode.ATOMIC), Profile.CODEX_HEAD, compare_fields=True, minimise=False
+    )
+    with pytest.raises(Divergence, match="total_remaining_collateral"):
         run_state_machine_as_test(machine, settings=SETTINGS)
 
 
@@ -222,3 +237,19 @@ def test_a_tampered_log_fails_sales_model_logs_check(tmp_path: Path) -> None:
     log.write_text("\n".join(lines) + "\n")
     checked = _logs_check(log)
     assert checked.returncode == 1, checked.stdout + checked.stderr
+
+
+def test_the_server_cli_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from persistent.server import main as serve
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    for argv, message in (
+        (["--data", str(blocker)], "cannot open the node's LevelDB store"),
+        (["--data", str(tmp_path / "n"), "--quota", "-1"], "--quota must be a number of bytes >= 0"),
+        (["--data", str(tmp_path / "n"), "--port", "70000"], "--port must be 0..65535"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            serve(argv)
+        assert exited.value.code == 2
+        assert message in capsys.readouterr().err
