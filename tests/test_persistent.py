@@ -14,7 +14,7 @@ from typing import Any
 
 import plyvel
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from bench.bench_trace import QUOTA as LIFECYCLE_QUOTA
@@ -28,13 +28,16 @@ from persistent.node import CorruptStore, Node, NodeError
 from persistent.reservations import Reservations
 
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=150,
     stateful_step_count=30,
     deadline=None,
     database=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
+
+#: Hunting a broken node: generation only (Hypothesis's shrinking of a found program costs far more).
+HUNT = settings(SETTINGS, max_examples=200, phases=[Phase.generate], report_multiple_bugs=False)
 
 
 def _factory(tmp_path: Path, mode: WriteMode, **options: Any) -> Any:
@@ -64,7 +67,7 @@ def test_lockstep_catches_a_node_that_releases_too_little(tmp_path: Path, monkey
         _factory(tmp_path, WriteMode.ATOMIC), Profile.CODEX_HEAD, compare_fields=True, minimise=False
     )
     with pytest.raises(Divergence, match=r"`release_bytes` \(step \d+\)"):
-        run_state_machine_as_test(machine, settings=SETTINGS)
+        run_state_machine_as_test(machine, settings=HUNT)
 
 
 def test_lockstep_catches_a_node_that_keeps_the_collateral(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +82,7 @@ def test_lockstep_catches_a_node_that_keeps_the_collateral(tmp_path: Path, monke
         _factory(tmp_path, WriteMode.ATOMIC), Profile.CODEX_HEAD, compare_fields=True, minimise=False
     )
     with pytest.raises(Divergence, match="total_remaining_collateral"):
-        run_state_machine_as_test(machine, settings=SETTINGS)
+        run_state_machine_as_test(machine, settings=HUNT)
 
 
 # -- restart ----------------------------------------------------------------------------------------
