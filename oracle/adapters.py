@@ -31,7 +31,7 @@ from model.actions import (
     apply,
 )
 from model.state import AnyState, Profile, initial_state
-from oracle.interface import CREATES, Observed, Ok, Rejected, Snapshot
+from oracle.interface import CREATES, AsyncOperationMethods, Observed, Ok, OperationMethods, Rejected, Snapshot
 from reports.vocabulary import action_classes
 from stateful_tests.strategies import QUOTA
 from variants.broken import VARIANTS, Variant
@@ -49,7 +49,7 @@ def record_fields(record: Any) -> dict[str, Any]:
     return attrs.asdict(record, recurse=False)
 
 
-class ModelImplementation:
+class ModelImplementation(OperationMethods):
     """The model as an implementation (rules 1-3): the oracle's self-test."""
 
     def __init__(
@@ -85,36 +85,6 @@ class ModelImplementation:
         self.state = outcome.state
         return Ok(new_id if new_id is not None else outcome.found)
 
-    def create_availability(self, **kwargs: Any) -> Observed:
-        return self.run("create_availability", **kwargs)
-
-    def update_availability(self, **kwargs: Any) -> Observed:
-        return self.run("update_availability", **kwargs)
-
-    def create_reservation(self, **kwargs: Any) -> Observed:
-        return self.run("create_reservation", **kwargs)
-
-    def release_bytes(self, **kwargs: Any) -> Observed:
-        return self.run("release_bytes", **kwargs)
-
-    def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
-        return self.run("return_bytes_to_availability", **kwargs)
-
-    def delete_reservation(self, **kwargs: Any) -> Observed:
-        return self.run("delete_reservation", **kwargs)
-
-    def find_availability(self, **kwargs: Any) -> Observed:
-        return self.run("find_availability", **kwargs)
-
-    def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
-        return self.run("delete_inactive_reservations", **kwargs)
-
-    def store_block(self, **kwargs: Any) -> Observed:
-        return self.run("store_block", **kwargs)
-
-    def expire_block(self, **kwargs: Any) -> Observed:
-        return self.run("expire_block", **kwargs)
-
     def snapshot(self) -> Snapshot:
         repo = self.state.repo
         return Snapshot(
@@ -142,7 +112,7 @@ def broken_adapters(profile: Profile) -> dict[str, Callable[[], ModelImplementat
     }
 
 
-class AsyncModelImplementation:
+class AsyncModelImplementation(AsyncOperationMethods):
     """``ModelImplementation`` with coroutine methods (rule 5), optionally yielding to the loop."""
 
     def __init__(self, profile: Profile, operations: OperationTable | None = None, id_prefix: str = "aimpl-") -> None:
@@ -150,41 +120,11 @@ class AsyncModelImplementation:
         self.profile = profile
         self.name = "async-model"
 
-    async def _run(self, operation: str, kwargs: dict[str, Any]) -> Observed:
+    async def run(self, operation: str, **kwargs: Any) -> Observed:
         import asyncio
 
         await asyncio.sleep(0)  # a real client awaits I/O here; yielding proves the loop is driven
         return self.inner.run(operation, **kwargs)
-
-    async def create_availability(self, **kwargs: Any) -> Observed:
-        return await self._run("create_availability", kwargs)
-
-    async def update_availability(self, **kwargs: Any) -> Observed:
-        return await self._run("update_availability", kwargs)
-
-    async def create_reservation(self, **kwargs: Any) -> Observed:
-        return await self._run("create_reservation", kwargs)
-
-    async def release_bytes(self, **kwargs: Any) -> Observed:
-        return await self._run("release_bytes", kwargs)
-
-    async def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
-        return await self._run("return_bytes_to_availability", kwargs)
-
-    async def delete_reservation(self, **kwargs: Any) -> Observed:
-        return await self._run("delete_reservation", kwargs)
-
-    async def find_availability(self, **kwargs: Any) -> Observed:
-        return await self._run("find_availability", kwargs)
-
-    async def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
-        return await self._run("delete_inactive_reservations", kwargs)
-
-    async def store_block(self, **kwargs: Any) -> Observed:
-        return await self._run("store_block", kwargs)
-
-    async def expire_block(self, **kwargs: Any) -> Observed:
-        return await self._run("expire_block", kwargs)
 
     async def snapshot(self) -> Snapshot:
         return self.inner.snapshot()

@@ -212,7 +212,82 @@ def absent_id(model_id: str) -> str:
     return f"absent-{model_id}"
 
 
-class _SyncOfAsync:
+class OperationMethods:
+    """One method per operation of ``OPERATION_NAMES``, each ``self.run(name, **kwargs)``: an
+    implementation that dispatches by name defines ``run`` alone."""
+
+    def run(self, operation: str, **kwargs: Any) -> Observed:
+        raise NotImplementedError
+
+    def create_availability(self, **kwargs: Any) -> Observed:
+        return self.run("create_availability", **kwargs)
+
+    def update_availability(self, **kwargs: Any) -> Observed:
+        return self.run("update_availability", **kwargs)
+
+    def create_reservation(self, **kwargs: Any) -> Observed:
+        return self.run("create_reservation", **kwargs)
+
+    def release_bytes(self, **kwargs: Any) -> Observed:
+        return self.run("release_bytes", **kwargs)
+
+    def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
+        return self.run("return_bytes_to_availability", **kwargs)
+
+    def delete_reservation(self, **kwargs: Any) -> Observed:
+        return self.run("delete_reservation", **kwargs)
+
+    def find_availability(self, **kwargs: Any) -> Observed:
+        return self.run("find_availability", **kwargs)
+
+    def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
+        return self.run("delete_inactive_reservations", **kwargs)
+
+    def store_block(self, **kwargs: Any) -> Observed:
+        return self.run("store_block", **kwargs)
+
+    def expire_block(self, **kwargs: Any) -> Observed:
+        return self.run("expire_block", **kwargs)
+
+
+class AsyncOperationMethods:
+    """``OperationMethods`` as coroutines: each ``await self.run(name, **kwargs)``."""
+
+    async def run(self, operation: str, **kwargs: Any) -> Observed:
+        raise NotImplementedError
+
+    async def create_availability(self, **kwargs: Any) -> Observed:
+        return await self.run("create_availability", **kwargs)
+
+    async def update_availability(self, **kwargs: Any) -> Observed:
+        return await self.run("update_availability", **kwargs)
+
+    async def create_reservation(self, **kwargs: Any) -> Observed:
+        return await self.run("create_reservation", **kwargs)
+
+    async def release_bytes(self, **kwargs: Any) -> Observed:
+        return await self.run("release_bytes", **kwargs)
+
+    async def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
+        return await self.run("return_bytes_to_availability", **kwargs)
+
+    async def delete_reservation(self, **kwargs: Any) -> Observed:
+        return await self.run("delete_reservation", **kwargs)
+
+    async def find_availability(self, **kwargs: Any) -> Observed:
+        return await self.run("find_availability", **kwargs)
+
+    async def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
+        return await self.run("delete_inactive_reservations", **kwargs)
+
+    async def store_block(self, **kwargs: Any) -> Observed:
+        return await self.run("store_block", **kwargs)
+
+    async def expire_block(self, **kwargs: Any) -> Observed:
+        return await self.run("expire_block", **kwargs)
+
+
+class _SyncOfAsync(OperationMethods):
     """``run_async``'s wrapper: each method runs the coroutine on a private loop (rule 7)."""
 
     def __init__(self, impl: AsyncImplementation) -> None:
@@ -227,42 +302,15 @@ class _SyncOfAsync:
 
         return self._loop.run_until_complete(main())
 
+    def run(self, operation: str, **kwargs: Any) -> Observed:
+        return self._call(operation, kwargs)
+
     def _call(self, operation: str, kwargs: Mapping[str, Any]) -> Observed:
         method = getattr(self.impl, operation, None)
         if method is None:
             return Rejected("UnsupportedOperation")
         outcome: Observed = self._run(method(**kwargs))
         return outcome
-
-    def create_availability(self, **kwargs: Any) -> Observed:
-        return self._call("create_availability", kwargs)
-
-    def update_availability(self, **kwargs: Any) -> Observed:
-        return self._call("update_availability", kwargs)
-
-    def create_reservation(self, **kwargs: Any) -> Observed:
-        return self._call("create_reservation", kwargs)
-
-    def release_bytes(self, **kwargs: Any) -> Observed:
-        return self._call("release_bytes", kwargs)
-
-    def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
-        return self._call("return_bytes_to_availability", kwargs)
-
-    def delete_reservation(self, **kwargs: Any) -> Observed:
-        return self._call("delete_reservation", kwargs)
-
-    def find_availability(self, **kwargs: Any) -> Observed:
-        return self._call("find_availability", kwargs)
-
-    def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
-        return self._call("delete_inactive_reservations", kwargs)
-
-    def store_block(self, **kwargs: Any) -> Observed:
-        return self._call("store_block", kwargs)
-
-    def expire_block(self, **kwargs: Any) -> Observed:
-        return self._call("expire_block", kwargs)
 
     def snapshot(self) -> Snapshot:
         taken: Snapshot = self._run(self.impl.snapshot())

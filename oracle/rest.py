@@ -39,7 +39,7 @@ import httpx
 
 from model.rest import REST_OPERATION_NAMES
 from model.state import Profile
-from oracle.interface import Observed, Ok, Rejected, Snapshot
+from oracle.interface import AsyncOperationMethods, Observed, Ok, OperationMethods, Rejected, Snapshot
 
 API = "/api/codex/v1"
 #: The operations a real Codex node exposes (rule 1).
@@ -178,7 +178,7 @@ def _space(j: Mapping[str, Any]) -> dict[str, int]:
     return {"max_bytes": j["quotaMaxBytes"], "used": j["quotaUsedBytes"], "reserved": j["quotaReservedBytes"]}
 
 
-class RestImplementation:
+class RestImplementation(OperationMethods):
     """A node over HTTP, synchronously (module rules); ``on_close`` runs after the client closes."""
 
     profile = Profile.CODEX_HEAD
@@ -205,36 +205,6 @@ class RestImplementation:
         response = self.client.request(request.method, request.path, json=request.body)
         return request.decode(response)
 
-    def create_availability(self, **kwargs: Any) -> Observed:
-        return self.run("create_availability", **kwargs)
-
-    def update_availability(self, **kwargs: Any) -> Observed:
-        return self.run("update_availability", **kwargs)
-
-    def create_reservation(self, **kwargs: Any) -> Observed:
-        return self.run("create_reservation", **kwargs)
-
-    def release_bytes(self, **kwargs: Any) -> Observed:
-        return self.run("release_bytes", **kwargs)
-
-    def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
-        return self.run("return_bytes_to_availability", **kwargs)
-
-    def delete_reservation(self, **kwargs: Any) -> Observed:
-        return self.run("delete_reservation", **kwargs)
-
-    def find_availability(self, **kwargs: Any) -> Observed:
-        return self.run("find_availability", **kwargs)
-
-    def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
-        return self.run("delete_inactive_reservations", **kwargs)
-
-    def store_block(self, **kwargs: Any) -> Observed:
-        return self.run("store_block", **kwargs)
-
-    def expire_block(self, **kwargs: Any) -> Observed:
-        return self.run("expire_block", **kwargs)
-
     def snapshot(self) -> Snapshot:
         """What the node shows (rules 1, 2); a failed read raises."""
         if self.extensions:
@@ -254,7 +224,7 @@ class RestImplementation:
             self.on_close()
 
 
-class AsyncRestImplementation:
+class AsyncRestImplementation(AsyncOperationMethods):
     """A node over HTTP, as coroutines (rule 6); ``aclose()`` closes the client."""
 
     profile = Profile.CODEX_HEAD
@@ -272,36 +242,6 @@ class AsyncRestImplementation:
             return Rejected("UnsupportedOperation")
         response = await self.client.request(request.method, request.path, json=request.body)
         return request.decode(response)
-
-    async def create_availability(self, **kwargs: Any) -> Observed:
-        return await self.run("create_availability", **kwargs)
-
-    async def update_availability(self, **kwargs: Any) -> Observed:
-        return await self.run("update_availability", **kwargs)
-
-    async def create_reservation(self, **kwargs: Any) -> Observed:
-        return await self.run("create_reservation", **kwargs)
-
-    async def release_bytes(self, **kwargs: Any) -> Observed:
-        return await self.run("release_bytes", **kwargs)
-
-    async def return_bytes_to_availability(self, **kwargs: Any) -> Observed:
-        return await self.run("return_bytes_to_availability", **kwargs)
-
-    async def delete_reservation(self, **kwargs: Any) -> Observed:
-        return await self.run("delete_reservation", **kwargs)
-
-    async def find_availability(self, **kwargs: Any) -> Observed:
-        return await self.run("find_availability", **kwargs)
-
-    async def delete_inactive_reservations(self, **kwargs: Any) -> Observed:
-        return await self.run("delete_inactive_reservations", **kwargs)
-
-    async def store_block(self, **kwargs: Any) -> Observed:
-        return await self.run("store_block", **kwargs)
-
-    async def expire_block(self, **kwargs: Any) -> Observed:
-        return await self.run("expire_block", **kwargs)
 
     async def snapshot(self) -> Snapshot:
         """What the node shows (as ``RestImplementation.snapshot``)."""
