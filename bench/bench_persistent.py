@@ -34,14 +34,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import run_state_machine_as_test
-
 from bench.bench_trace import QUOTA, _Lifecycle
 from model.actions import Accepted, Action, apply
 from model.state import Profile, initial_state
 from oracle.interface import CREATES, IdMap, Ok, absent_id, run_async
-from oracle.lockstep import lockstep_machine
+from oracle.lockstep import benchmark
 from persistent.datastore import WriteMode
 from persistent.node import Node
 
@@ -102,37 +99,7 @@ def node_rate(program: list[Expected], mode: WriteMode) -> float:
 
 def lockstep_rate(factory: Callable[[], Any], examples: int, steps: int) -> tuple[int, float]:
     """(operations sent to the implementation, seconds) of a lockstep run (rules 2, 3)."""
-    calls = [0]
-
-    class Counting:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-            self.profile = inner.profile
-            self.name = getattr(inner, "name", "counted")
-
-        def __getattr__(self, name: str) -> Any:
-            attribute = getattr(self.inner, name)
-            if name in {"snapshot", "close"} or not callable(attribute):
-                return attribute
-
-            def counted(**kwargs: Any) -> Any:
-                calls[0] += 1
-                return attribute(**kwargs)
-
-            return counted
-
-    machine = lockstep_machine(lambda: Counting(factory()), Profile.CODEX_HEAD, compare_fields=True)
-    chosen = settings(
-        max_examples=examples,
-        stateful_step_count=steps,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    started = time.perf_counter()
-    run_state_machine_as_test(machine, settings=chosen)
-    return calls[0], time.perf_counter() - started
+    return benchmark(examples, steps, Profile.CODEX_HEAD, factory)
 
 
 def in_process(root: Path) -> Callable[[], Any]:

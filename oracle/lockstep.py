@@ -651,9 +651,35 @@ def _removed_rule(self: Any, *args: Any, **kwargs: Any) -> None:  # a plain meth
     return None
 
 
-def benchmark(examples: int = 50, steps: int = 40, profile: Profile = Profile.CODEX_HEAD) -> tuple[int, float]:
-    """Lockstep against the self-test adapter (the model behind the Protocol, fields compared):
-    (operations applied to both sides, seconds). Used by ``bench/bench_trace.py``."""
+class _Counting:
+    """An implementation that counts the operations sent to ``inner`` (snapshots are not operations)."""
+
+    def __init__(self, inner: Any, calls: list[int]) -> None:
+        self.inner, self.calls = inner, calls
+        self.profile = inner.profile
+        self.name = getattr(inner, "name", type(inner).__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if name not in OPERATION_NAMES:
+            return attribute
+
+        def counted(**kwargs: Any) -> Any:
+            self.calls[0] += 1
+            return attribute(**kwargs)
+
+        return counted
+
+
+def benchmark(
+    examples: int = 50,
+    steps: int = 40,
+    profile: Profile = Profile.CODEX_HEAD,
+    factory: Callable[[], Implementation] | None = None,
+) -> tuple[int, float]:
+    """Lockstep against ``factory()`` (default: the self-test adapter, the model behind the
+    Protocol), fields compared: (operations sent to the implementation, seconds). Used by
+    ``bench/bench_trace.py`` and ``bench/bench_persistent.py``."""
     import time
 
     from hypothesis import HealthCheck, settings
@@ -662,13 +688,8 @@ def benchmark(examples: int = 50, steps: int = 40, profile: Profile = Profile.CO
     from oracle.adapters import ModelImplementation
 
     calls = [0]
-
-    class Counting(ModelImplementation):
-        def run(self, operation: str, **kwargs: Any) -> Any:
-            calls[0] += 1
-            return super().run(operation, **kwargs)
-
-    machine = lockstep_machine(lambda: Counting(profile), profile, compare_fields=True)
+    build: Callable[[], Any] = factory or (lambda: ModelImplementation(profile))
+    machine = lockstep_machine(lambda: _Counting(build(), calls), profile, compare_fields=True)
     chosen = settings(
         max_examples=examples,
         stateful_step_count=steps,
