@@ -20,6 +20,7 @@ Mirrors: codex-sales-spec §5 (REST API, HEAD), §2.1, §2.3; nim-codex ``codex/
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -130,32 +131,14 @@ def create_via_post(
     )
 
 
-def post_availability(
-    state: StateHead,
-    *,
-    availability_id: str,
-    total_size: int,
-    duration: int,
-    min_price_per_byte_per_second: int,
-    total_collateral: int,
-    enabled: bool = True,
-    until: int = 0,
-) -> Outcome:
-    """``POST /sales/availability`` on ``state``: ``Accepted`` with the new availability, or the rejection.
+def post_availability(state: StateHead, **fields: Any) -> Outcome:
+    """``POST /sales/availability`` on ``state`` with the fields of ``CreateAvailabilityHead``:
+    ``Accepted`` with the new availability, or the rejection.
 
     Guards: those of ``create_via_post``, in its order.
     Mirrors: REST ``POST /sales/availability`` at bd360322, spec §5.
     """
-    action = CreateAvailabilityHead(
-        availability_id=availability_id,
-        total_size=total_size,
-        duration=duration,
-        min_price_per_byte_per_second=min_price_per_byte_per_second,
-        total_collateral=total_collateral,
-        enabled=enabled,
-        until=until,
-    )
-    return apply(state, action, REST_TABLE)
+    return apply(state, CreateAvailabilityHead(**fields), REST_TABLE)
 
 
 @attrs.frozen(kw_only=True)
