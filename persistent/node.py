@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from model.state import Profile
 from oracle.interface import Observed, Ok, Rejected, Snapshot
 from persistent.chronicles import Log
@@ -47,6 +49,17 @@ from persistent.reservations import Failure, Repo, Reservations, availability_of
 #: nim-codex HEAD's default ``quotaMaxBytes`` (20 GiB), spec §1.4.
 DEFAULT_QUOTA = 20 * 1024**3
 U64 = 2**64 - 1
+
+
+@attrs.frozen
+class Failed:
+    """How a rejected operation is logged: nim-codex's caller's message, topics and properties; the
+    ``error`` property is the kind itself (``raw_kind``) or its nim-codex error text."""
+
+    message: str
+    topics: str
+    properties: dict[str, Any]
+    raw_kind: bool = False
 
 
 class NodeError(Exception):
@@ -92,18 +105,25 @@ class Node:
 
     # -- running one operation ---------------------------------------------------------------
 
-    async def _run(self, body: Callable[[Txn], Awaitable[Any]]) -> Observed:
+    async def _run(self, body: Callable[[Txn], Awaitable[Any]], failed: Failed | None = None) -> Observed:
+        """``body`` in one transaction, committed when it succeeds; a rejection is logged as ``failed``
+        says, as the nim-codex caller of the procedure logs it (persistent/reservations.py rule 6)."""
         txn = self.store.transaction()
         try:
             result = await body(txn)
             txn.commit(self.repo.max_bytes)
         except Failure as failure:
-            return Rejected(failure.kind)
+            outcome = Rejected(failure.kind)
         except QuotaConflict:
-            return Rejected("ReserveFailed")
+            outcome = Rejected("ReserveFailed")
         except DatastoreError:
-            return Rejected("UpdateFailed")
-        return Ok(result)
+            outcome = Rejected("UpdateFailed")
+        else:
+            return Ok(result)
+        if failed is not None:
+            error = outcome.kind if failed.raw_kind else _error_text(outcome.kind)
+            self.log.failed(failed.message, failed.topics, **failed.properties, error=error)
+        return outcome
 
     # -- the operations (oracle/interface.py rule 2) ---------------------------------------------
 
@@ -159,30 +179,17 @@ class Node:
             )
             return str(created["id"])
 
-        outcome = await self._run(body)
-        if isinstance(outcome, Rejected):
-            self.log.failed(
-                "Creation of reservation failed",
-                "marketplace sales preparing",
-                requestId=request_id,
-                slotIndex=slot_index,
-                error=outcome.kind,
-            )
-        return outcome
+        where = {"requestId": request_id, "slotIndex": slot_index}
+        return await self._run(
+            body, Failed("Creation of reservation failed", "marketplace sales preparing", where, raw_kind=True)
+        )
 
     async def release_bytes(self, *, reservation_id: str, availability_id: str, bytes: int) -> Observed:
         async def body(txn: Txn) -> None:
             await self.service.release(txn, reservation_id=reservation_id, availability_id=availability_id, bytes=bytes)
 
-        outcome = await self._run(body)
-        if isinstance(outcome, Rejected):
-            self.log.failed(
-                "Error releasing bytes",
-                "marketplace sales downloading",
-                reservationId=reservation_id,
-                error=_error_text(outcome.kind),
-            )
-        return outcome
+        where = {"reservationId": reservation_id}
+        return await self._run(body, Failed("Error releasing bytes", "marketplace sales downloading", where))
 
     async def return_bytes_to_availability(self, *, availability_id: str, reservation_id: str, bytes: int) -> Observed:
         async def body(txn: Txn) -> None:
@@ -190,17 +197,8 @@ class Node:
                 txn, availability_id=availability_id, reservation_id=reservation_id, bytes=bytes
             )
 
-        outcome = await self._run(body)
-        if isinstance(outcome, Rejected):
-            self.log.failed(
-                "failure returning bytes",
-                "marketplace sales",
-                reservationId=reservation_id,
-                availabilityId=availability_id,
-                bytes=bytes,
-                error=_error_text(outcome.kind),
-            )
-        return outcome
+        where = {"reservationId": reservation_id, "availabilityId": availability_id, "bytes": bytes}
+        return await self._run(body, Failed("failure returning bytes", "marketplace sales", where))
 
     async def delete_reservation(
         self, *, reservation_id: str, availability_id: str, returned_collateral: int | None = None
@@ -213,16 +211,8 @@ class Node:
                 returned_collateral=returned_collateral,
             )
 
-        outcome = await self._run(body)
-        if isinstance(outcome, Rejected):
-            self.log.failed(
-                "failure deleting reservation",
-                "marketplace sales",
-                reservationId=reservation_id,
-                availabilityId=availability_id,
-                error=_error_text(outcome.kind),
-            )
-        return outcome
+        where = {"reservationId": reservation_id, "availabilityId": availability_id}
+        return await self._run(body, Failed("failure deleting reservation", "marketplace sales", where))
 
     async def find_availability(
         self, *, size: int, duration: int, price_per_byte_per_second: int, collateral_per_byte: int, valid_until: int
